@@ -1,0 +1,338 @@
+"""The group-normalization kernel: one pure-TensorFlow op used by every layer.
+
+Group Normalization (Wu & He, 2018) splits the channels into groups and
+normalizes each (sample, group) over the group's channels and every spatial
+position:
+
+    y = (x - mean[n, g]) * rsqrt(var[n, g] + epsilon) * gamma[c] + beta[c]
+
+How this op does it (see DESIGN.md, "The kernel"):
+
+* The channel axis is split in place into ``(groups, channels_per_group)`` by a
+  reshape; nothing is transposed, so channels-last and channels-first inputs
+  both stay in their memory order.
+* Statistics are float32 whatever the input dtype, and the variance is the
+  two-pass ``mean((x - mean)**2)``: no cancellation on data whose mean is large
+  against its spread.
+* ``gamma``/``beta`` are folded with the statistics into a per-(sample,
+  channel) ``scale`` and ``shift``, so the output is one multiply-add over x.
+* The gradient is closed-form (``tf.custom_gradient``) and keeps only x, the
+  mean and the reciprocal standard deviation (one value per sample and group).
+* Static dimensions stay static; only unknown ones go through ``tf.shape``,
+  so the op compiles under XLA (``jit_compile=True``) and on TPU.
+"""
+
+import functools
+from typing import Callable, List, Optional, Sequence, Tuple, Union
+
+import tensorflow as tf
+
+Dim = Union[int, tf.Tensor]
+
+
+def check_group_args(groups: Optional[int], group_size: Optional[int]):
+  """Raises ValueError unless exactly one of `groups`, `group_size` is valid."""
+  if groups is not None and group_size is not None:
+    raise ValueError(
+        'Pass exactly one of `groups` and `group_size`; received '
+        f'groups={groups} and group_size={group_size}. Set groups=None to use '
+        'group_size.')
+  if groups is None and group_size is None:
+    raise ValueError('Pass one of `groups` and `group_size`; received '
+                     'groups=None and group_size=None.')
+  if group_size is not None and (not isinstance(group_size, int) or
+                                 group_size < 1):
+    raise ValueError('`group_size` must be a positive integer; received '
+                     f'group_size={group_size!r}.')
+  if groups is not None and (not isinstance(groups, int) or groups == 0 or
+                             groups < -1):
+    raise ValueError('`groups` must be a positive integer or -1 (one group '
+                     f'per channel); received groups={groups!r}.')
+
+
+def resolve_groups(channels: int,
+                   groups: Optional[int] = 32,
+                   group_size: Optional[int] = None) -> int:
+  """Returns the number of groups implied by `groups` or `group_size`.
+
+  Args:
+    channels: Number of channels (a static int).
+    groups: Number of groups, or -1 for one group per channel (instance norm).
+      Must be None when `group_size` is given.
+    group_size: Channels per group, the alternative to `groups`.
+
+  Returns:
+    The number of groups, a positive divisor of `channels`.
+
+  Raises:
+    ValueError: if both or neither of `groups` and `group_size` are given, or
+      the group count does not fit `channels`.
+  """
+  check_group_args(groups, group_size)
+  if group_size is not None:
+    if channels % group_size:
+      raise ValueError(
+          f'`group_size`={group_size} must divide the number of channels; '
+          f'received {channels} channels.')
+    return channels // group_size
+  if groups == -1:
+    return channels
+  if groups > channels:
+    raise ValueError(
+        f'`groups`={groups} cannot be more than the number of channels; '
+        f'received {channels} channels.')
+  if channels % groups:
+    raise ValueError(
+        f'The number of channels ({channels}) must be a multiple of '
+        f'`groups`; received groups={groups}.')
+  return groups
+
+
+def normalize_axis(axis: int, rank: Optional[int]) -> int:
+  """Returns `axis` as a positive index into a tensor of `rank`, or raises."""
+  if rank is None:
+    raise ValueError('Group normalization needs inputs of known rank; '
+                     'received an input of unknown rank.')
+  if not 2 <= rank <= 5:
+    raise ValueError('Group normalization needs inputs of rank 2 to 5 '
+                     f'(batch, ..., channels); received rank {rank}.')
+  if not isinstance(axis, int) or not -rank <= axis < rank:
+    raise ValueError(f'`axis` must be in [{-rank}, {rank}) for inputs of rank '
+                     f'{rank}; received axis={axis!r}.')
+  axis %= rank
+  if axis == 0:
+    raise ValueError('`axis` is the channel axis and cannot be 0, the batch '
+                     f'axis; received axis=0 for inputs of rank {rank}.')
+  return axis
+
+
+def _dims(x: tf.Tensor) -> List[Dim]:
+  """Static dims where known, scalar tensors where not (XLA keeps them)."""
+  static = x.shape.as_list()
+  if all(d is not None for d in static):
+    return static
+  dynamic = tf.shape(x)
+  return [d if d is not None else dynamic[i] for i, d in enumerate(static)]
+
+
+def group_norm(x: tf.Tensor,
+               groups: Optional[int] = 32,
+               gamma: Optional[tf.Tensor] = None,
+               beta: Optional[tf.Tensor] = None,
+               axis: int = -1,
+               epsilon: float = 1e-5,
+               group_size: Optional[int] = None,
+               activation: Optional[Callable[[tf.Tensor], tf.Tensor]] = None
+               ) -> tf.Tensor:
+  """Group normalization of `x` over groups of channels and all spatial dims.
+
+  With `groups=1` this is layer normalization over all non-batch axes with a
+  per-channel affine; with `groups=-1` (one channel per group) it is instance
+  normalization.
+
+  Args:
+    x: Tensor of rank 2 to 5, e.g. `[N, H, W, C]`; float16, bfloat16, float32
+      or float64. The channel dimension must be static; the batch and spatial
+      dimensions may be unknown.
+    groups: Number of groups, or -1 for one group per channel. Defaults to 32.
+      Set to None when `group_size` is used.
+    gamma: Optional per-channel scale of shape `[C]`. Defaults to ones.
+    beta: Optional per-channel offset of shape `[C]`. Defaults to zeros.
+    axis: The channel axis: -1 for channels-last, 1 for channels-first.
+      Defaults to -1.
+    epsilon: Added to the variance before the reciprocal square root.
+      Defaults to 1e-5.
+    group_size: Channels per group, the alternative to `groups`. Defaults to
+      None.
+    activation: Optional elementwise callable applied to the normalized
+      output inside the same op (XLA fuses it). Defaults to None.
+
+  Returns:
+    A tensor with the shape and dtype of `x`.
+
+  Raises:
+    ValueError: for an input rank outside 2..5, an axis out of range or equal
+      to 0, an unknown channel dimension, or groups that do not fit.
+
+  Example:
+
+  >>> x = tf.random.normal([2, 8, 8, 64])
+  >>> y = group_norm(x, groups=32)
+  >>> y.shape
+  TensorShape([2, 8, 8, 64])
+  """
+  x = tf.convert_to_tensor(x)
+  rank = x.shape.rank
+  axis = normalize_axis(axis, rank)
+  channels = x.shape[axis]
+  if channels is None:
+    raise ValueError(
+        f'The channel dimension (axis {axis}) must be known; received an '
+        f'input of shape {x.shape}.')
+  num_groups = resolve_groups(channels, groups, group_size)
+
+  stat_dtype = tf.float64 if x.dtype == tf.float64 else tf.float32
+  gamma = _channel_param(gamma, channels, 1.0, stat_dtype, 'gamma')
+  beta = _channel_param(beta, channels, 0.0, stat_dtype, 'beta')
+  y = _group_norm(x, gamma, beta, axis, num_groups, float(epsilon))
+  return activation(y) if activation is not None else y
+
+
+def _channel_param(value, channels, default, dtype, name):
+  if value is None:
+    return tf.fill([channels], tf.constant(default, dtype))
+  value = tf.cast(value, dtype)
+  if value.shape.rank != 1 or value.shape[0] not in (None, channels):
+    raise ValueError(f'`{name}` must have shape [{channels}] (one value per '
+                     f'channel); received shape {value.shape}.')
+  return value
+
+
+class _Layout:
+  """Shapes of the grouped view `[N, ..., G, C/G, ...]` of one input.
+
+  The channel axis `a` of `x` becomes two axes, `a` (groups) and `a + 1`
+  (channels per group). Statistics are reduced over every axis except the batch
+  axis and the group axis.
+  """
+
+  def __init__(self, x: tf.Tensor, axis: int, groups: int):
+    dims = _dims(x)
+    channels = dims[axis]
+    rank = len(dims)
+    self.shape = dims
+    self.grouped_shape = (dims[:axis] + [groups, channels // groups] +
+                          dims[axis + 1:])
+    self.param_shape = ([1] * axis + [groups, channels // groups] +
+                        [1] * (rank - 1 - axis))
+    # Axes of the grouped view, split into "spatial" (every axis but batch,
+    # groups and channels-per-group) and the channels-per-group axis, so sums
+    # over the spatial axes alone give per-(sample, channel) values.
+    self.spatial_axes = [i for i in range(1, rank + 1)
+                         if i not in (axis, axis + 1)]
+    self.channel_axis = axis + 1
+    self.stat_axes = sorted(self.spatial_axes + [self.channel_axis])
+    self.batch_axes = [0] + self.spatial_axes
+    # Elements per (sample, group), and per (sample, channel).
+    spatial = 1
+    for d in dims[1:axis] + dims[axis + 1:]:
+      spatial = spatial * d
+    self.spatial_size = spatial
+    self.group_size = spatial * (channels // groups)
+    self.channels_last = axis == rank - 1
+
+  def channel_sums(self, t: tf.Tensor) -> tf.Tensor:
+    """Sums a grouped-view tensor over the spatial axes: [N, 1.., G, C/G, 1..].
+
+    Channels-last sums reduce a middle axis, which XLA:CPU and Eigen do several
+    times slower than a memory-bound matrix product; where only CPUs compute,
+    the sum is `ones[N, 1, S] @ t[N, S, C]` (exact float32 there). Accelerators
+    (TF32 on GPU, bfloat16 passes on TPU) keep the plain reduction.
+    """
+    if not self.spatial_axes:
+      return t
+    if self.channels_last and _cpu_only():
+      batch, groups, per_group = self.grouped_shape[0], *self.grouped_shape[-2:]
+      ones = tf.ones(tf.stack([batch, 1, self.spatial_size]), t.dtype)
+      sums = tf.matmul(ones, tf.reshape(t, [batch, -1, groups * per_group]))
+      return tf.reshape(sums, [batch] + [1] * len(self.spatial_axes) +
+                        [groups, per_group])
+    return tf.reduce_sum(t, self.spatial_axes, keepdims=True)
+
+  def group_sums(self, per_channel: tf.Tensor) -> tf.Tensor:
+    """Sums per-(sample, channel) values over each group: [N, 1.., G, 1, 1..]."""
+    return tf.reduce_sum(per_channel, self.channel_axis, keepdims=True)
+
+
+@functools.lru_cache(maxsize=None)
+def _cpu_only() -> bool:
+  """True when no GPU or TPU is visible to TensorFlow."""
+  return not any(tf.config.list_physical_devices(kind)
+                 for kind in ('GPU', 'TPU'))
+
+
+def _group_norm(x, gamma, beta, axis, groups, epsilon):
+  """Builds the custom-gradient op for one static configuration."""
+  layout = _Layout(x, axis, groups)
+  stat_dtype = gamma.dtype
+
+  def count(dtype):
+    return tf.cast(layout.group_size, dtype)
+
+  @tf.custom_gradient
+  def forward(x, gamma, beta):
+    xg = tf.reshape(x, layout.grouped_shape)
+    xf = tf.cast(xg, stat_dtype)
+    n = count(stat_dtype)
+    # The mean is kept as two floats, mean = mean_hi + mean_lo: a first pass
+    # gives mean_hi; x - mean_hi is then exact (Sterbenz) and small, so the
+    # second pass gets both an accurate correction mean_lo and a variance free
+    # of the cancellation in E[x^2] - E[x]^2 (a shifted two-pass variance).
+    mean_hi = layout.group_sums(layout.channel_sums(xf)) / n
+    centred = xf - mean_hi
+    mean_lo = layout.group_sums(layout.channel_sums(centred)) / n
+    var = layout.group_sums(layout.channel_sums(tf.square(centred))) / n
+    var = tf.maximum(var - tf.square(mean_lo), 0.0)
+    rstd = tf.math.rsqrt(var + epsilon)
+    # gamma and rstd fold into one per-(sample, channel) scale. x is centred
+    # before scaling: x * scale + (beta - mean * scale) would round away
+    # |mean| / std times more than float32 eps.
+    scale = tf.reshape(gamma, layout.param_shape) * rstd
+    y = (centred - mean_lo) * scale + tf.reshape(beta, layout.param_shape)
+    y = tf.cast(y, x.dtype)
+    y = tf.reshape(y, layout.shape)
+
+    def grad(dy):
+      return _backward(dy, x, gamma, mean_hi, mean_lo, rstd, layout)
+
+    return y, grad
+
+  return forward(x, gamma, beta)
+
+
+def _backward(dy, x, gamma, mean_hi, mean_lo, rstd, layout):
+  """Closed-form gradient of group norm for x, gamma and beta.
+
+  With xhat = (x - mean) * rstd and g = dy * gamma, over each (sample, group):
+    dx     = rstd * (g - mean(g) - xhat * mean(g * xhat))
+    dgamma = sum over batch and spatial of dy * xhat
+    dbeta  = sum over batch and spatial of dy
+  Both group means come from per-(sample, channel) sums of dy and
+  dy * (x - mean) so the large tensors are read once for all three results.
+  """
+
+  @tf.custom_gradient
+  def backward(dy, x, gamma, mean_hi, mean_lo, rstd):
+    stat_dtype = rstd.dtype
+    dyf = tf.cast(tf.reshape(dy, layout.grouped_shape), stat_dtype)
+    xf = tf.cast(tf.reshape(x, layout.grouped_shape), stat_dtype)
+    xc = (xf - mean_hi) - mean_lo
+    gamma_g = tf.reshape(gamma, layout.param_shape)
+    sum_dy = layout.channel_sums(dyf)
+    sum_dy_xc = layout.channel_sums(dyf * xc)
+
+    n = tf.cast(layout.group_size, stat_dtype)
+    mean_g = layout.group_sums(sum_dy * gamma_g) / n
+    # mean(g * xhat), with xhat's rstd factored out of the sum.
+    mean_g_xhat = layout.group_sums(sum_dy_xc * gamma_g) * rstd / n
+    # dx = dy * a + xc * b + c, per (sample, channel) a and per group b, c.
+    a = gamma_g * rstd
+    b = -rstd * rstd * mean_g_xhat
+    c = -rstd * mean_g
+    dx = tf.cast(dyf * a + (xc * b + c), x.dtype)
+    dx = tf.reshape(dx, layout.shape)
+
+    dgamma = tf.reshape(
+        tf.reduce_sum(sum_dy_xc * rstd, layout.batch_axes), [-1])
+    dbeta = tf.reshape(tf.reduce_sum(sum_dy, layout.batch_axes), [-1])
+
+    def second_order(*unused):
+      raise NotImplementedError(
+          'gn_keras.group_norm has a closed-form first-order gradient only; '
+          'second-order gradients (e.g. gradient penalties) are not '
+          'supported.')
+
+    return (dx, dgamma, dbeta), second_order
+
+  dx, dgamma, dbeta = backward(dy, x, gamma, mean_hi, mean_lo, rstd)
+  return dx, dgamma, dbeta

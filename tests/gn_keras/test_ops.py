@@ -1,0 +1,319 @@
+"""Tests for gn_keras.ops.group_norm: the spec is a float64 NumPy reference."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gn_keras import ops
+from gn_keras.ops import group_norm
+
+RNG = np.random.default_rng(0)
+
+
+def reference(x, groups, gamma=None, beta=None, axis=-1, epsilon=1e-5):
+  """Float64 NumPy group norm, written from the paper's definition."""
+  x = np.asarray(x, np.float64)
+  x = np.moveaxis(x, axis, -1)
+  n, channels = x.shape[0], x.shape[-1]
+  grouped = x.reshape(n, -1, groups, channels // groups)
+  mean = grouped.mean(axis=(1, 3), keepdims=True)
+  var = ((grouped - mean)**2).mean(axis=(1, 3), keepdims=True)
+  y = ((grouped - mean) / np.sqrt(var + epsilon)).reshape(x.shape)
+  if gamma is not None:
+    y = y * np.asarray(gamma, np.float64)
+  if beta is not None:
+    y = y + np.asarray(beta, np.float64)
+  return np.moveaxis(y, -1, axis)
+
+
+def _random(shape, dtype=np.float32, loc=0.0, scale=1.0):
+  return (RNG.normal(loc, scale, size=shape)).astype(dtype)
+
+
+SHAPES = {
+    2: (3, 12),
+    3: (2, 7, 12),
+    4: (2, 5, 6, 12),
+    5: (2, 3, 4, 5, 12),
+}
+
+
+@pytest.mark.parametrize('rank', [2, 3, 4, 5])
+@pytest.mark.parametrize('axis', [-1, 1])
+@pytest.mark.parametrize('groups', [1, 3, 12])
+def test_matches_float64_reference(rank, axis, groups):
+  shape = list(SHAPES[rank])
+  if axis == 1:  # Channels-first: move the 12 channels to axis 1.
+    shape = [shape[0], shape[-1]] + shape[1:-1]
+  x = _random(shape, loc=2.0, scale=3.0)
+  gamma, beta = _random([12]), _random([12])
+  y = group_norm(x, groups, gamma, beta, axis=axis)
+  np.testing.assert_allclose(
+      y, reference(x, groups, gamma, beta, axis=axis), atol=2e-5, rtol=1e-5)
+  assert y.dtype == tf.float32 and y.shape == tuple(shape)
+
+
+def test_float64_inputs_keep_float64():
+  x = _random([2, 4, 4, 8], np.float64)
+  y = group_norm(x, 2)
+  assert y.dtype == tf.float64
+  np.testing.assert_allclose(y, reference(x, 2), atol=1e-12)
+
+
+def test_group_size_is_the_alternative_to_groups():
+  x = _random([2, 4, 4, 12])
+  np.testing.assert_allclose(
+      group_norm(x, groups=None, group_size=4), group_norm(x, groups=3))
+
+
+def test_groups_1_is_layer_norm_with_per_channel_affine():
+  x = _random([2, 5, 5, 6], loc=1.0)
+  gamma, beta = _random([6]), _random([6])
+  mean = x.mean(axis=(1, 2, 3), keepdims=True)
+  var = x.var(axis=(1, 2, 3), keepdims=True)
+  layer_norm = (x - mean) / np.sqrt(var + 1e-5) * gamma + beta
+  np.testing.assert_allclose(
+      group_norm(x, 1, gamma, beta), layer_norm, atol=2e-5)
+
+
+def test_groups_minus_1_is_instance_norm():
+  x = _random([2, 5, 5, 6], loc=-1.0)
+  mean = x.mean(axis=(1, 2), keepdims=True)
+  var = x.var(axis=(1, 2), keepdims=True)
+  instance_norm = (x - mean) / np.sqrt(var + 1e-5)
+  np.testing.assert_allclose(group_norm(x, -1), instance_norm, atol=2e-5)
+  np.testing.assert_allclose(group_norm(x, -1), group_norm(x, 6))
+
+
+def test_channels_first_equals_transposed_channels_last():
+  x = _random([2, 6, 7, 16])
+  gamma, beta = _random([16]), _random([16])
+  nhwc = group_norm(x, 4, gamma, beta)
+  nchw = group_norm(np.transpose(x, [0, 3, 1, 2]), 4, gamma, beta, axis=1)
+  np.testing.assert_allclose(np.transpose(nchw, [0, 2, 3, 1]), nhwc,
+                             atol=1e-5)
+
+
+def test_variance_is_stable_for_large_mean_small_spread():
+  # float32 E[x^2] - E[x]^2 loses every digit here: 100^2 vs 0.01^2.
+  x = _random([2, 8, 8, 32], loc=100.0, scale=0.01)
+  y = group_norm(x, 8)
+  np.testing.assert_allclose(y, reference(x, 8), atol=5e-3)
+  x = _random([2, 8, 8, 32], loc=1e4, scale=1e-2)
+  np.testing.assert_allclose(group_norm(x, 8), reference(x, 8), atol=5e-2)
+
+
+def test_float16_near_its_maximum_stays_finite():
+  x = _random([2, 4, 4, 8], np.float16, loc=6e4, scale=2e3)
+  x = np.clip(x, -65000, 65000).astype(np.float16)
+  y = group_norm(x, 2)
+  assert y.dtype == tf.float16
+  assert np.all(np.isfinite(y.numpy()))
+  np.testing.assert_allclose(y.numpy().astype(np.float64), reference(x, 2),
+                             atol=1e-2)
+
+
+@pytest.mark.parametrize('dtype,atol', [(tf.float16, 5e-3),
+                                        (tf.bfloat16, 4e-2)])
+def test_half_precision_inputs_get_float32_statistics(dtype, atol):
+  x = _random([2, 6, 6, 16], loc=3.0)
+  xh = tf.cast(x, dtype)
+  y = group_norm(xh, 4, _random([16]) * 0 + 1.5, tf.fill([16], 0.25))
+  assert y.dtype == dtype
+  # Reference on the rounded input: the error is the output rounding only.
+  expected = reference(tf.cast(xh, tf.float64).numpy(), 4) * 1.5 + 0.25
+  np.testing.assert_allclose(tf.cast(y, tf.float64), expected, atol=atol * 2)
+
+
+def test_activation_is_applied_to_the_normalized_output():
+  x = _random([2, 4, 4, 8])
+  np.testing.assert_allclose(
+      group_norm(x, 2, activation=tf.nn.relu),
+      np.maximum(reference(x, 2), 0), atol=2e-5)
+
+
+def _autodiff_reference(x, gamma, beta, groups, axis):
+  """Group norm from plain TF ops, differentiated by autodiff."""
+  xm = tf.experimental.numpy.moveaxis(x, axis, -1)
+  shape = tf.shape(xm)
+  channels = xm.shape[-1]
+  grouped = tf.reshape(xm, [shape[0], -1, groups, channels // groups])
+  mean, var = tf.nn.moments(grouped, axes=[1, 3], keepdims=True)
+  y = tf.reshape((grouped - mean) * tf.math.rsqrt(var + 1e-5), shape)
+  return tf.experimental.numpy.moveaxis(y * gamma + beta, -1, axis)
+
+
+@pytest.mark.parametrize('shape,axis', [((2, 12), -1), ((2, 3, 4, 12), -1),
+                                        ((2, 12, 3, 4), 1),
+                                        ((2, 2, 3, 2, 12), -1)])
+def test_closed_form_gradient_equals_autodiff_float64(shape, axis):
+  channels = shape[axis]
+  x = tf.constant(_random(shape, np.float64, loc=1.0, scale=2.0))
+  gamma = tf.constant(_random([channels], np.float64))
+  beta = tf.constant(_random([channels], np.float64))
+  dy = tf.constant(_random(shape, np.float64))
+  grads = []
+  for fn in (lambda *a: group_norm(a[0], 3, a[1], a[2], axis=axis),
+             lambda *a: _autodiff_reference(*a, 3, axis)):
+    with tf.GradientTape() as tape:
+      tape.watch([x, gamma, beta])
+      y = fn(x, gamma, beta)
+    grads.append(tape.gradient(y, [x, gamma, beta], output_gradients=dy))
+  for ours, autodiff in zip(*grads):
+    np.testing.assert_allclose(ours, autodiff, atol=1e-10, rtol=1e-9)
+
+
+def test_gradient_matches_numerical_jacobian():
+  x = _random([2, 3, 3, 4], np.float64)
+  gamma = _random([4], np.float64)
+  beta = _random([4], np.float64)
+  theoretical, numerical = tf.test.compute_gradient(
+      lambda a, g, b: group_norm(a, 2, g, b), [x, gamma, beta])
+  for t, n in zip(theoretical, numerical):
+    np.testing.assert_allclose(t, n, atol=1e-6)
+
+
+def test_gradient_is_float32_accurate_for_large_mean():
+  shape = (2, 6, 6, 8)
+  x64 = _random(shape, np.float64, loc=100.0, scale=0.5)
+  dy = _random(shape)
+  with tf.GradientTape() as tape:
+    x = tf.constant(x64.astype(np.float32))
+    tape.watch(x)
+    y = group_norm(x, 2)
+  dx = tape.gradient(y, x, output_gradients=dy)
+  x_ref = tf.constant(x64.astype(np.float32).astype(np.float64))
+  with tf.GradientTape() as tape:
+    tape.watch(x_ref)
+    y_ref = _autodiff_reference(x_ref, 1.0, 0.0, 2, -1)
+  dx_ref = tape.gradient(y_ref, x_ref, output_gradients=dy.astype(np.float64))
+  np.testing.assert_allclose(dx, dx_ref, atol=2e-3)
+
+
+def test_second_order_gradient_raises_instead_of_being_wrong():
+  x = tf.constant(_random([2, 3, 3, 4]))
+  with tf.GradientTape() as outer:
+    outer.watch(x)
+    with tf.GradientTape() as inner:
+      inner.watch(x)
+      loss = tf.reduce_sum(group_norm(x, 2)**3)
+    dx = inner.gradient(loss, x)
+    assert dx is not None
+  with pytest.raises(NotImplementedError, match='second-order'):
+    outer.gradient(dx, x)
+
+
+def _forward_backward(x, gamma, beta, groups=4, axis=-1):
+  with tf.GradientTape() as tape:
+    tape.watch([x, gamma, beta])
+    y = group_norm(x, groups, gamma, beta, axis=axis, activation=tf.nn.silu)
+    loss = tf.reduce_sum(y * tf.sin(y))
+  return (y,) + tuple(tape.gradient(loss, [x, gamma, beta]))
+
+
+@pytest.mark.parametrize('axis', [-1, 1])
+def test_xla_matches_graph_forward_and_backward(axis):
+  shape = [2, 8, 8, 16] if axis == -1 else [2, 16, 8, 8]
+  x = tf.constant(_random(shape, loc=0.5))
+  gamma, beta = tf.constant(_random([16])), tf.constant(_random([16]))
+  graph = tf.function(_forward_backward)(x, gamma, beta, axis=axis)
+  xla = tf.function(_forward_backward, jit_compile=True)(x, gamma, beta,
+                                                         axis=axis)
+  for a, b in zip(graph, xla):
+    np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_no_transpose_in_forward_or_backward_graph():
+  param = tf.TensorSpec([16], tf.float32)
+  for axis, shape in ((-1, [2, 8, 8, 16]), (1, [2, 16, 8, 8])):
+    spec = tf.TensorSpec(shape, tf.float32)
+    graph = tf.function(_forward_backward).get_concrete_function(
+        spec, param, param, axis=axis).graph
+    op_types = {op.type for op in graph.get_operations()}
+    for function in graph.as_graph_def().library.function:
+      op_types |= {node.op for node in function.node_def}
+    assert not op_types & {'Transpose', 'ConjugateTranspose'}, op_types
+
+
+def test_unknown_batch_and_spatial_dims_and_static_shapes():
+  fn = tf.function(lambda x: group_norm(x, 4), input_signature=[
+      tf.TensorSpec([None, None, None, 16], tf.float32)])
+  x = _random([3, 5, 7, 16])
+  np.testing.assert_allclose(fn(x), reference(x, 4), atol=2e-5)
+  static = group_norm(tf.zeros([2, 3, 4, 16]), 4)
+  assert static.shape == (2, 3, 4, 16)
+
+  @tf.function
+  def static_shape_of_symbolic(x):
+    y = group_norm(x, 4)
+    assert y.shape.as_list() == [None, 5, 6, 16], y.shape
+    return y
+  static_shape_of_symbolic.get_concrete_function(
+      tf.TensorSpec([None, 5, 6, 16], tf.float32))
+
+
+def test_runs_in_mirrored_strategy_replicas():
+  strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+  assert strategy.num_replicas_in_sync == 2
+  x = _random([4, 4, 4, 8])
+  dataset = tf.data.Dataset.from_tensor_slices(x).batch(4)
+  dist = strategy.experimental_distribute_dataset(dataset)
+
+  @tf.function
+  def step(batch):
+    return strategy.run(
+        lambda b: _forward_backward(b, tf.ones([8]), tf.zeros([8]), 2),
+        args=(batch,))
+  outputs = step(next(iter(dist)))
+  y = tf.concat(strategy.experimental_local_results(outputs[0]), 0)
+  np.testing.assert_allclose(y, tf.function(_forward_backward)(
+      tf.constant(x), tf.ones([8]), tf.zeros([8]), 2)[0], atol=1e-5)
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(groups=5), r'channels \(12\) must be a multiple of `groups`; '
+     r'received groups=5'),
+    (dict(groups=24), r'`groups`=24 cannot be more than the number of '
+     r'channels; received 12'),
+    (dict(groups=4, group_size=3), r'exactly one of `groups` and '
+     r'`group_size`; received groups=4 and group_size=3'),
+    (dict(groups=None), r'one of `groups` and `group_size`; received '
+     r'groups=None and group_size=None'),
+    (dict(groups=None, group_size=5), r'`group_size`=5 must divide the number '
+     r'of channels; received 12'),
+    (dict(groups=None, group_size=0), r'`group_size` must be a positive '
+     r'integer; received group_size=0'),
+    (dict(groups=0), r'`groups` must be a positive integer or -1 .*received '
+     r'groups=0'),
+    (dict(axis=4), r'`axis` must be in \[-4, 4\) .*received axis=4'),
+    (dict(axis=0), r'cannot be 0, the batch axis'),
+])
+def test_bad_arguments_raise_naming_the_value(kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    group_norm(tf.zeros([2, 3, 3, 12]), **kwargs)
+
+
+def test_rank_1_and_rank_6_are_rejected():
+  with pytest.raises(ValueError, match='rank 2 to 5.*received rank 1'):
+    group_norm(tf.zeros([12]), 3)
+  with pytest.raises(ValueError, match='rank 2 to 5.*received rank 6'):
+    group_norm(tf.zeros([1, 1, 1, 1, 1, 12]), 3)
+
+
+def test_unknown_channel_dim_is_rejected():
+  fn = tf.function(lambda x: group_norm(x, 2))
+  with pytest.raises(ValueError, match=r'channel dimension \(axis 3\) must be '
+                     r'known; received an input of shape \(2, 3, 3, None\)'):
+    fn.get_concrete_function(tf.TensorSpec([2, 3, 3, None]))
+
+
+def test_gamma_of_wrong_shape_is_rejected():
+  with pytest.raises(ValueError, match=r'`gamma` must have shape \[12\].*'
+                     r'received shape \(6,\)'):
+    group_norm(tf.zeros([2, 3, 3, 12]), 3, gamma=tf.ones([6]))
+
+
+def test_resolve_groups():
+  assert ops.resolve_groups(64, 32) == 32
+  assert ops.resolve_groups(64, -1) == 64
+  assert ops.resolve_groups(64, None, 16) == 4
