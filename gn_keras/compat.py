@@ -25,3 +25,23 @@ def register():
   _tf_keras.saving.get_custom_objects()[TFA_NAME] = (
       _gn_tf_keras.GroupNormalization)
   _keras3.saving.get_custom_objects()[TFA_NAME] = _layers.GroupNormalization
+
+
+def keras3_model_from_tfa_json(json_string: str):
+  """Builds a Keras 3 model from the JSON of a Keras 2 / tfa model.
+
+  `keras.models.model_from_json` reads only Keras 3 JSON and fails on any
+  Keras 2 model ("Could not locate class 'Functional'"), tfa or not. This goes
+  through the legacy reader that `keras.models.load_model("model.h5")` itself
+  uses; follow it with `model.load_weights("weights.h5")`.
+
+  Args:
+    json_string: What Keras 2's `model.to_json()` wrote.
+
+  Returns:
+    An unbuilt-weights Keras 3 model whose tfa layers are gn_keras layers.
+  """
+  import json  # pylint: disable=g-import-not-at-top
+  from keras.src.legacy.saving import saving_utils  # pylint: disable=g-import-not-at-top
+  register()
+  return saving_utils.model_from_config(json.loads(json_string))

@@ -1,0 +1,219 @@
+"""The layer tests both flavours must pass (Keras 3 and tf_keras).
+
+A test module defines a `flavour` fixture returning a `Flavour` and star-imports
+the `test_*` functions below, so both layers are held to one spec.
+"""
+
+import dataclasses
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.gn_keras.test_ops import reference
+
+RNG = np.random.default_rng(1)
+
+
+@dataclasses.dataclass
+class Flavour:
+  keras: Any  # The Keras module: keras or tf_keras.
+  layer: type  # Its gn_keras GroupNormalization.
+  set_policy: Callable[[str], None]
+  save_formats: tuple  # File suffixes model.save() round-trips here.
+
+
+def _x(shape=(4, 6, 6, 8), loc=1.0):
+  return RNG.normal(loc, 2.0, size=shape).astype('float32')
+
+
+def _model(flavour, layer, shape=(6, 6, 8)):
+  inputs = flavour.keras.Input(shape)
+  return flavour.keras.Model(inputs, layer(inputs))
+
+
+def test_config_after_build_is_exactly_the_constructor_arguments(flavour):
+  args = dict(groups=None, group_size=2, axis=1, epsilon=1e-3, center=False,
+              scale=True, activation='relu', name='gn')
+  layer = flavour.layer(**args)
+  layer.build((None, 8, 5, 5))
+  config = layer.get_config()
+  assert {k: config[k] for k in args} == args
+  clone = flavour.layer.from_config(config)
+  assert clone.get_config() == config
+  assert flavour.layer().get_config()['groups'] == 32
+  assert flavour.layer().get_config()['activation'] is None
+
+
+def test_weights_are_float32_gamma_then_beta(flavour):
+  layer = flavour.layer(groups=2)
+  layer.build((None, 4, 4, 8))
+  assert [w.shape for w in layer.weights] == [(8,), (8,)]
+  assert [w.name.split('/')[-1].split(':')[0] for w in layer.weights] == [
+      'gamma', 'beta']
+  assert all(w.dtype == 'float32' or w.dtype == tf.float32
+             for w in layer.weights)
+  for center, scale, count in ((False, True, 1), (True, False, 1),
+                               (False, False, 0)):
+    layer = flavour.layer(groups=2, center=center, scale=scale)
+    layer.build((None, 8))
+    assert len(layer.trainable_weights) == count
+
+
+@pytest.mark.parametrize('axis,shape', [(-1, (3, 8)), (-1, (3, 5, 8)),
+                                        (-1, (3, 4, 4, 8)),
+                                        (1, (3, 8, 4, 4)),
+                                        (-1, (3, 2, 3, 4, 8))])
+def test_eager_and_symbolic_calls_match_reference(flavour, axis, shape):
+  x = _x(shape)
+  gamma = RNG.normal(size=8).astype('float32')
+  beta = RNG.normal(size=8).astype('float32')
+  layer = flavour.layer(groups=4, axis=axis)
+  layer.build(shape)
+  layer.set_weights([gamma, beta])
+  expected = reference(x, 4, gamma, beta, axis=axis)
+  np.testing.assert_allclose(layer(x), expected, atol=3e-5)
+  model = _model(flavour, layer, shape[1:])
+  np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=3e-5)
+  assert tuple(layer.compute_output_shape(shape)) == shape
+
+
+def test_activation_applies_in_the_layer(flavour):
+  x = _x()
+  plain = flavour.layer(groups=2)
+  relu = flavour.layer(groups=2, activation='relu')
+  np.testing.assert_allclose(relu(x), np.maximum(plain(x), 0), atol=1e-6)
+
+
+def test_fit_trains_gamma_and_beta(flavour):
+  keras = flavour.keras
+  model = keras.Sequential([
+      keras.Input((6, 6, 8)),
+      flavour.layer(groups=4, gamma_regularizer=keras.regularizers.L2(1e-3)),
+      keras.layers.GlobalAveragePooling2D(),
+      keras.layers.Dense(1)])
+  model.compile(optimizer=keras.optimizers.SGD(0.1), loss='mse')
+  before = [w.copy() for w in model.layers[0].get_weights()]
+  x, y = _x((8, 6, 6, 8)), RNG.normal(size=(8, 1)).astype('float32')
+  history = model.fit(x, y, batch_size=2, epochs=2, verbose=0)
+  assert np.all(np.isfinite(history.history['loss']))
+  assert model.losses  # The regularizer is counted.
+  for old, new in zip(before, model.layers[0].get_weights()):
+    assert not np.allclose(old, new)
+
+
+def test_constraints_are_applied_after_updates(flavour):
+  keras = flavour.keras
+  layer = flavour.layer(groups=2, gamma_constraint=keras.constraints.NonNeg())
+  model = keras.Sequential([keras.Input((4, 4, 8)), layer,
+                            keras.layers.GlobalAveragePooling2D()])
+  model.compile(optimizer=keras.optimizers.SGD(10.0), loss='mse')
+  model.fit(_x((4, 4, 4, 8)), np.full((4, 8), 5.0, 'float32'), verbose=0)
+  assert np.all(layer.get_weights()[0] >= 0)
+
+
+@pytest.mark.parametrize('policy,compute', [('mixed_float16', 'float16'),
+                                            ('mixed_bfloat16', 'bfloat16')])
+def test_mixed_precision_keeps_float32_weights_and_stats(flavour, policy,
+                                                         compute):
+  flavour.set_policy(policy)
+  try:
+    layer = flavour.layer(groups=2)
+    x = _x(loc=300.0)  # Statistics in float16 would lose the spread here.
+    y = layer(x)
+    assert y.dtype == compute
+    assert all(w.dtype in ('float32', tf.float32) for w in layer.weights)
+    x_rounded = tf.cast(tf.cast(x, compute), tf.float64).numpy()
+    np.testing.assert_allclose(tf.cast(y, tf.float64), reference(x_rounded, 2),
+                               atol=0.05 if compute == 'bfloat16' else 5e-3)
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_sum(tf.cast(layer(x), tf.float32))
+    grads = tape.gradient(loss, layer.trainable_weights)
+    assert all(g.dtype == tf.float32 for g in grads)
+  finally:
+    flavour.set_policy('float32')
+
+
+def test_save_and_load_round_trips(flavour, tmp_path):
+  layer = flavour.layer(groups=4, activation='silu',
+                        beta_initializer='random_normal',
+                        gamma_initializer='random_uniform')
+  model = _model(flavour, layer)
+  x = _x()
+  expected = model.predict(x, verbose=0)
+  for suffix in flavour.save_formats:
+    path = str(tmp_path / f'model{suffix}')
+    model.save(path)
+    loaded = flavour.keras.models.load_model(path)
+    loaded_layer = loaded.layers[-1]
+    assert isinstance(loaded_layer, flavour.layer), suffix
+    assert loaded_layer.get_config() == layer.get_config()
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), expected,
+                               atol=1e-6, err_msg=suffix)
+
+
+def test_tf_saved_model_serves_identical_outputs(flavour, tmp_path):
+  model = _model(flavour, flavour.layer(groups=2, activation='relu'))
+  x = _x()
+  expected = model(x)
+  path = str(tmp_path / 'saved_model')
+  serve = tf.function(lambda t: model(t, training=False), input_signature=[
+      tf.TensorSpec([None, 6, 6, 8], tf.float32)])
+  tf.saved_model.save(model, path, signatures={'serving_default': serve})
+  loaded = tf.saved_model.load(path)
+  outputs = loaded.signatures['serving_default'](tf.constant(x))
+  np.testing.assert_allclose(list(outputs.values())[0], expected, atol=1e-6)
+
+
+def test_layer_builds_inside_xla_function(flavour):
+  layer = flavour.layer(groups=2)
+  x = _x()
+  np.testing.assert_allclose(
+      tf.function(layer, jit_compile=True)(x), layer(x), atol=1e-5)
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(groups=3), r'channels \(8\) must be a multiple of `groups`; received '
+     r'groups=3'),
+    (dict(groups=16), r'`groups`=16 cannot be more than the number of '
+     r'channels; received 8'),
+    (dict(axis=5), r'`axis` must be in \[-4, 4\) for inputs of rank 4; '
+     r'received axis=5'),
+])
+def test_bad_shapes_raise_at_build(flavour, kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    flavour.layer(**kwargs).build((None, 4, 4, 8))
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(groups=2, group_size=4), r'exactly one of `groups` and `group_size`;'
+     r' received groups=2 and group_size=4'),
+    (dict(groups=0), r'received groups=0'),
+    (dict(epsilon=0.0), r'`epsilon` must be positive; received epsilon=0.0'),
+    (dict(axis='last'), r"`axis` must be an integer; received axis='last'"),
+])
+def test_bad_arguments_raise_at_construction(flavour, kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    flavour.layer(**kwargs)
+
+
+def test_unknown_channel_dim_raises(flavour):
+  with pytest.raises(ValueError, match=r'channel dimension \(axis -1\) of the '
+                     r'inputs must be known; received input shape '
+                     r'\(None, 4, None\)'):
+    flavour.layer(groups=2).build((None, 4, None))
+
+
+def test_rank_1_input_raises(flavour):
+  with pytest.raises(ValueError, match='rank 2 to 5.*received rank 1'):
+    flavour.layer(groups=2).build((8,))
+
+
+def test_docstring_example_runs(flavour):
+  # The example in the docstring, with this flavour's class.
+  layer = flavour.layer(groups=4)
+  assert tuple(layer(np.ones((2, 8, 8, 16), 'float32')).shape) == (2, 8, 8, 16)
+  assert 'groups=1' in flavour.layer.__doc__
+  assert 'Reference:' in flavour.layer.__doc__
+
