@@ -1,0 +1,187 @@
+r"""Times gn_keras' group norm against its anchors on ResNet-50's GN shapes.
+
+For each shape, dtype and mode (graph `tf.function`, XLA `jit_compile=True`),
+times the forward pass and forward+backward (gradients for x, gamma, beta) of:
+
+  gn_keras   gn_keras.GroupNormalization (Keras 3 layer over gn_keras.ops)
+  keras3     keras.layers.GroupNormalization
+  tf_keras   tf_keras.layers.GroupNormalization
+  bn_fused   tf_keras.layers.BatchNormalization(fused=True), training mode:
+             the speed GN should reach (it moves the same bytes)
+  floor      x * a + b with per-channel a, b: the memory-bandwidth floor
+
+Implementations run round-robin within each repeat so drifting machine load
+hits them alike; medians and ratios are printed as a table and written as JSON.
+
+  python benchmarks/kernel_benchmark.py --batch_sizes=8 --dtypes=float32 \
+      --shapes=56x56x256,28x28x512,14x14x1024 --output=/tmp/kernel.json
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import keras  # pylint: disable=g-import-not-at-top
+import tensorflow as tf
+import tf_keras
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+import gn_keras  # pylint: disable=g-import-not-at-top
+
+tf.get_logger().setLevel('ERROR')
+
+RESNET50_GN_SHAPES = ('112x112x64', '56x56x256', '28x28x512', '14x14x1024',
+                      '7x7x2048')
+IMPLS = ('gn_keras', 'keras3', 'tf_keras', 'bn_fused', 'floor')
+
+
+def make_layer(impl, channels, dtype):
+  """Returns a callable x -> y for one implementation, built for `channels`."""
+  policy = 'mixed_bfloat16' if dtype == 'bfloat16' else 'float32'
+  if impl == 'gn_keras':
+    layer = gn_keras.GroupNormalization(groups=32, dtype=policy)
+  elif impl == 'keras3':
+    layer = keras.layers.GroupNormalization(groups=32, dtype=policy)
+  elif impl == 'tf_keras':
+    layer = tf_keras.layers.GroupNormalization(groups=32, dtype=policy)
+  elif impl == 'bn_fused':
+    layer = tf_keras.layers.BatchNormalization(fused=True, dtype=policy)
+  elif impl == 'floor':
+    a = tf.Variable(tf.ones([channels]), name='a')
+    b = tf.Variable(tf.zeros([channels]), name='b')
+    floor = lambda x: x * tf.cast(a, x.dtype) + tf.cast(b, x.dtype)
+    floor.trainable_variables = [a, b]
+    return floor
+  else:
+    raise ValueError(f'Unknown implementation {impl!r}; known: {IMPLS}.')
+  if impl == 'bn_fused':
+    return lambda x, layer=layer: layer(x, training=True)
+  return layer
+
+
+def _variables(fn):
+  layer = getattr(fn, '__defaults__', None)
+  if layer:  # The bn_fused lambda carries its layer as a default argument.
+    return layer[0].trainable_variables
+  return fn.trainable_variables
+
+
+def make_step(fn, x, dy, jit, backward):
+  """A compiled step: forward, or forward + gradients for x and weights."""
+  fn(x)  # Build the layer's weights outside the traced function.
+  variables = list(_variables(fn))
+
+  @tf.function(jit_compile=jit, autograph=False)
+  def forward():
+    return fn(x)
+
+  @tf.function(jit_compile=jit, autograph=False)
+  def forward_backward():
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = fn(x)
+    return (y,) + tuple(tape.gradient(y, [x] + variables,
+                                      output_gradients=dy))
+
+  return forward_backward if backward else forward
+
+
+def _run(step):
+  outputs = step()
+  for t in tf.nest.flatten(outputs):
+    t.numpy()  # Wait for the result (and copy it, as every impl does).
+
+
+def bench_case(shape, dtype, jit, backward, impls, repeats, warmup):
+  """Median milliseconds per implementation for one case, or None on error."""
+  x = tf.cast(tf.random.normal(shape, seed=0), dtype)
+  dy = tf.cast(tf.random.normal(shape, seed=1), dtype)
+  steps, times = {}, {}
+  for impl in impls:
+    try:
+      steps[impl] = make_step(make_layer(impl, shape[-1], dtype), x, dy, jit,
+                              backward)
+      for _ in range(warmup):
+        _run(steps[impl])
+      times[impl] = []
+    except (tf.errors.OpError, ValueError, TypeError, NotImplementedError) as e:
+      print(f'  {impl}: not run ({type(e).__name__}: {str(e)[:80]})',
+            file=sys.stderr)
+      steps.pop(impl, None)
+  for _ in range(repeats):
+    for impl, step in steps.items():
+      start = time.perf_counter()
+      _run(step)
+      times[impl].append((time.perf_counter() - start) * 1e3)
+  return {impl: statistics.median(times[impl]) if impl in times else None
+          for impl in impls}
+
+
+def _ratio(a, b):
+  return None if a is None or b is None else a / b
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--batch_sizes', default='2,8')
+  parser.add_argument('--shapes', default=','.join(RESNET50_GN_SHAPES),
+                      help='HxWxC per case, comma-separated.')
+  parser.add_argument('--dtypes', default='float32,bfloat16')
+  parser.add_argument('--modes', default='graph,xla')
+  parser.add_argument('--passes', default='fwd,fwd+bwd')
+  parser.add_argument('--impls', default=','.join(IMPLS))
+  parser.add_argument('--repeats', type=int, default=11)
+  parser.add_argument('--warmup', type=int, default=2)
+  parser.add_argument('--output', default='benchmarks/results/kernel.json')
+  args = parser.parse_args(argv)
+  impls = args.impls.split(',')
+  unknown = set(impls) - set(IMPLS)
+  if unknown:
+    parser.error(f'unknown --impls {sorted(unknown)}; known: {IMPLS}')
+
+  cases = [(n, s, d, m, p) for n in args.batch_sizes.split(',')
+           for s in args.shapes.split(',') for d in args.dtypes.split(',')
+           for m in args.modes.split(',') for p in args.passes.split(',')]
+  header = (f'{"shape":<18} {"dtype":<8} {"mode":<5} {"pass":<7} ' +
+            ' '.join(f'{i:>9}' for i in impls) +
+            '  gn/bn  keras3/gn tf_keras/gn gn/floor')
+  print(f'TensorFlow {tf.__version__}, Keras {keras.__version__}, '
+        f'{platform.processor() or platform.machine()}, '
+        f'{os.cpu_count()} CPUs; medians of {args.repeats} runs, ms')
+  print(header)
+  results = []
+  for i, (n, s, dtype, mode, pass_) in enumerate(cases):
+    shape = [int(n)] + [int(d) for d in s.split('x')]
+    medians = bench_case(shape, dtype, mode == 'xla', pass_ == 'fwd+bwd',
+                         impls, args.repeats, args.warmup)
+    gn = medians.get('gn_keras')
+    row = dict(shape=shape, dtype=dtype, mode=mode, passes=pass_,
+               median_ms=medians,
+               gn_over_bn=_ratio(gn, medians.get('bn_fused')),
+               keras3_over_gn=_ratio(medians.get('keras3'), gn),
+               tf_keras_over_gn=_ratio(medians.get('tf_keras'), gn),
+               gn_over_floor=_ratio(gn, medians.get('floor')))
+    results.append(row)
+    fmt = lambda v: '      n/a' if v is None else f'{v:9.2f}'
+    print(f'{"x".join(map(str, shape)):<18} {dtype:<8} {mode:<5} {pass_:<7} ' +
+          ' '.join(fmt(medians[i]) for i in impls) +
+          ''.join(fmt(row[k]) for k in ('gn_over_bn', 'keras3_over_gn',
+                                        'tf_keras_over_gn', 'gn_over_floor')) +
+          f'   [{i + 1}/{len(cases)}]', flush=True)
+  os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+  with open(args.output, 'w') as f:
+    json.dump(dict(tensorflow=tf.__version__, keras=keras.__version__,
+                   cpus=os.cpu_count(), repeats=args.repeats,
+                   results=results), f, indent=1)
+  print(f'Wrote {args.output}')
+  return results
+
+
+if __name__ == '__main__':
+  main()
