@@ -11,19 +11,24 @@ How this op does it (see DESIGN.md, "The kernel"):
 * The channel axis is split in place into ``(groups, channels_per_group)`` by a
   reshape; nothing is transposed, so channels-last and channels-first inputs
   both stay in their memory order.
-* Statistics are float32 whatever the input dtype, and the variance is the
-  two-pass ``mean((x - mean)**2)``: no cancellation on data whose mean is large
-  against its spread.
-* ``gamma``/``beta`` are folded with the statistics into a per-(sample,
-  channel) ``scale`` and ``shift``, so the output is one multiply-add over x.
+* Statistics are float32 whatever the input dtype (float64 stays float64).
+  The variance is a shifted two-pass one and the mean is carried as
+  ``mean_hi + mean_lo``: no cancellation on data whose mean is large against
+  its spread (mean 1e4, std 1e-2 normalizes correctly in float32).
+* ``gamma`` and ``rstd`` fold into one per-(sample, channel) ``scale``; the
+  output is ``(x - mean) * scale + beta``, centred before scaling because the
+  fully folded ``x * scale + shift`` loses |mean|/std times more precision.
 * The gradient is closed-form (``tf.custom_gradient``) and keeps only x, the
-  mean and the reciprocal standard deviation (one value per sample and group).
+  mean (as its two parts) and the reciprocal standard deviation, one value
+  per sample and group; second-order gradients raise.
+* Channels-last per-channel sums are ``ones @ x`` matrix products on CPU-only
+  hosts, where middle-axis reductions are several times slower.
 * Static dimensions stay static; only unknown ones go through ``tf.shape``,
   so the op compiles under XLA (``jit_compile=True``) and on TPU.
 """
 
 import functools
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Union
 
 import tensorflow as tf
 
@@ -233,7 +238,7 @@ class _Layout:
       return t
     if self.channels_last and _cpu_only():
       batch, groups, per_group = self.grouped_shape[0], *self.grouped_shape[-2:]
-      ones = tf.ones(tf.stack([batch, 1, self.spatial_size]), t.dtype)
+      ones = tf.ones([batch, 1, self.spatial_size], t.dtype)
       sums = tf.matmul(ones, tf.reshape(t, [batch, -1, groups * per_group]))
       return tf.reshape(sums, [batch] + [1] * len(self.spatial_axes) +
                         [groups, per_group])
@@ -256,14 +261,11 @@ def _group_norm(x, gamma, beta, axis, groups, epsilon):
   layout = _Layout(x, axis, groups)
   stat_dtype = gamma.dtype
 
-  def count(dtype):
-    return tf.cast(layout.group_size, dtype)
-
   @tf.custom_gradient
   def forward(x, gamma, beta):
     xg = tf.reshape(x, layout.grouped_shape)
     xf = tf.cast(xg, stat_dtype)
-    n = count(stat_dtype)
+    n = tf.cast(layout.group_size, stat_dtype)
     # The mean is kept as two floats, mean = mean_hi + mean_lo: a first pass
     # gives mean_hi; x - mean_hi is then exact (Sterbenz) and small, so the
     # second pass gets both an accurate correction mean_lo and a variance free
