@@ -277,10 +277,12 @@ def _group_norm(x, gamma, beta, axis, groups, epsilon):
     var = tf.maximum(var - tf.square(mean_lo), 0.0)
     rstd = tf.math.rsqrt(var + epsilon)
     # gamma and rstd fold into one per-(sample, channel) scale. x is centred
-    # before scaling: x * scale + (beta - mean * scale) would round away
-    # |mean| / std times more than float32 eps.
+    # by mean_hi before scaling: x * scale + (beta - mean * scale) would round
+    # away |mean| / std times more than float32 eps. mean_lo is small, so it
+    # folds into the shift at no cost in precision.
     scale = tf.reshape(gamma, layout.param_shape) * rstd
-    y = (centred - mean_lo) * scale + tf.reshape(beta, layout.param_shape)
+    shift = tf.reshape(beta, layout.param_shape) - mean_lo * scale
+    y = centred * scale + shift
     y = tf.cast(y, x.dtype)
     y = tf.reshape(y, layout.shape)
 
@@ -308,20 +310,23 @@ def _backward(dy, x, gamma, mean_hi, mean_lo, rstd, layout):
     stat_dtype = rstd.dtype
     dyf = tf.cast(tf.reshape(dy, layout.grouped_shape), stat_dtype)
     xf = tf.cast(tf.reshape(x, layout.grouped_shape), stat_dtype)
-    xc = (xf - mean_hi) - mean_lo
+    # x - mean = centred - mean_lo; mean_lo (small) is applied to the sums and
+    # the constant term rather than in another pass over x.
+    centred = xf - mean_hi
     gamma_g = tf.reshape(gamma, layout.param_shape)
     sum_dy = layout.channel_sums(dyf)
-    sum_dy_xc = layout.channel_sums(dyf * xc)
+    sum_dy_xc = layout.channel_sums(dyf * centred) - mean_lo * sum_dy
 
     n = tf.cast(layout.group_size, stat_dtype)
     mean_g = layout.group_sums(sum_dy * gamma_g) / n
     # mean(g * xhat), with xhat's rstd factored out of the sum.
     mean_g_xhat = layout.group_sums(sum_dy_xc * gamma_g) * rstd / n
-    # dx = dy * a + xc * b + c, per (sample, channel) a and per group b, c.
+    # dx = dy * a + (x - mean) * b + c, per (sample, channel) a and per group
+    # b, c; with x - mean = centred - mean_lo.
     a = gamma_g * rstd
     b = -rstd * rstd * mean_g_xhat
-    c = -rstd * mean_g
-    dx = tf.cast(dyf * a + (xc * b + c), x.dtype)
+    c = -rstd * mean_g - mean_lo * b
+    dx = tf.cast(dyf * a + (centred * b + c), x.dtype)
     dx = tf.reshape(dx, layout.shape)
 
     dgamma = tf.reshape(
