@@ -120,13 +120,16 @@ class GroupNormalizationBase:
 
   def build(self, input_shape):
     input_shape = tuple(input_shape)
-    axis = ops.normalize_axis(self.axis, len(input_shape))
-    channels = input_shape[axis]
-    if channels is None:
-      raise ValueError(
-          f'The channel dimension (axis {self.axis}) of the inputs must be '
-          f'known; received input shape {input_shape}.')
-    self._groups = ops.resolve_groups(channels, self.groups, self.group_size)
+    try:
+      axis = ops.normalize_axis(self.axis, len(input_shape))
+      channels = input_shape[axis]
+      if channels is None:
+        raise ValueError(
+            f'The channel dimension (axis {self.axis}) of the inputs must be '
+            f'known; received input shape {input_shape}.')
+      self._groups = ops.resolve_groups(channels, self.groups, self.group_size)
+    except ValueError as e:  # Name the layer: models hold many of them.
+      raise ValueError(f'Layer {self.name!r}: {e}') from None
     self._axis = axis
     self.input_spec = self._keras.layers.InputSpec(
         ndim=len(input_shape), axes={axis: channels})

@@ -1,0 +1,170 @@
+"""Image-classification configs and experiments with ResNet-GN.
+
+Each experiment is a short diff over Model Garden's classification configs:
+the backbone becomes `resnet_gn` and switching its norm is one override, e.g.
+`--params_override=task.model.backbone.resnet_gn.norm=batch_norm`.
+"""
+
+import dataclasses
+import os
+
+from official.core import config_definitions as cfg
+from official.core import exp_factory
+from official.modeling import hyperparams
+from official.modeling import optimization
+from official.vision.configs import backbones
+from official.vision.configs import common
+from official.vision.configs import image_classification as mg_cls
+
+IMAGENET_TRAIN_EXAMPLES = mg_cls.IMAGENET_TRAIN_EXAMPLES
+IMAGENET_VAL_EXAMPLES = mg_cls.IMAGENET_VAL_EXAMPLES
+DIGITS_TRAIN_EXAMPLES = 1437  # 80% of scikit-learn's 1797 digits.
+DIGITS_VAL_EXAMPLES = 360
+DIGITS_IMAGE_SIZE = 32  # The 8x8 digits, upscaled so a ResNet stem fits.
+
+
+def default_digits_dir() -> str:
+  """Where `resnet_gn_digits` keeps its TFRecords ($GN_DIGITS_DIR overrides)."""
+  return os.environ.get(
+      'GN_DIGITS_DIR',
+      os.path.join(os.path.expanduser('~'), '.cache', 'gn_keras', 'digits'))
+
+
+@dataclasses.dataclass
+class ResNetGN(hyperparams.Config):
+  """ResNet with a pluggable norm; see modeling/resnet_gn.py."""
+  model_id: int = 50
+  depth_multiplier: float = 1.0
+  norm: str = 'group_norm'  # Any name of modeling.norms.NORM_NAMES.
+  groups: int = 32
+  norm_epsilon: float = 1e-5
+  zero_init_last_gamma: bool = True
+  # Apply the L2 weight decay to the norms' gamma and beta too (the paper's
+  # ImageNet recipe does; Mask R-CNN fine-tuning does not).
+  norm_weight_decay: bool = True
+
+
+@dataclasses.dataclass
+class Backbone(backbones.Backbone):
+  """Model Garden's backbone one-of, plus `resnet_gn`."""
+  resnet_gn: ResNetGN = dataclasses.field(default_factory=ResNetGN)
+
+
+@dataclasses.dataclass
+class ImageClassificationModel(mg_cls.ImageClassificationModel):
+  backbone: Backbone = dataclasses.field(
+      default_factory=lambda: Backbone(type='resnet_gn'))
+
+
+@dataclasses.dataclass
+class ImageClassificationTask(mg_cls.ImageClassificationTask):
+  """Model Garden's classification task config with a ResNet-GN model."""
+  model: ImageClassificationModel = dataclasses.field(
+      default_factory=ImageClassificationModel)
+  # Write scikit-learn's digits as TFRecords to the data paths' folder when
+  # the train/validation paths match no file (resnet_gn_digits only).
+  make_digits_if_missing: bool = False
+
+
+def _sgd_stepwise(base_lr, boundaries, warmup_steps):
+  return optimization.OptimizationConfig({
+      'optimizer': {'type': 'sgd', 'sgd': {'momentum': 0.9}},
+      'learning_rate': {
+          'type': 'stepwise',
+          'stepwise': {
+              'boundaries': boundaries,
+              'values': [base_lr * 0.1**i for i in range(len(boundaries) + 1)],
+          },
+      },
+      'warmup': {'type': 'linear', 'linear': {
+          'warmup_steps': warmup_steps, 'warmup_learning_rate': 0.0}},
+  })
+
+
+@exp_factory.register_config_factory('resnet50_gn_imagenet')
+def resnet50_gn_imagenet() -> cfg.ExperimentConfig:
+  """The paper's ImageNet recipe (Sec. 4.1), for TFRecords on accelerators.
+
+  ResNet-50, G = 32, 100 epochs, lr 0.1 x batch / 256 divided by 10 at epochs
+  30, 60 and 90, weight decay 1e-4 on every weight including gamma/beta,
+  gamma = 0 for the last norm of each block, 224 x 224 crops. The paper trains
+  on 8 GPUs x 32 images; the global batch here is 256 accordingly.
+  """
+  batch_size = 256
+  steps_per_epoch = IMAGENET_TRAIN_EXAMPLES // batch_size
+  base = mg_cls.image_classification_imagenet()
+  task = ImageClassificationTask(
+      model=ImageClassificationModel(
+          num_classes=1001,
+          input_size=[224, 224, 3],
+          backbone=Backbone(type='resnet_gn',
+                            resnet_gn=ResNetGN(model_id=50, groups=32)),
+          norm_activation=common.NormActivation(
+              norm_momentum=0.9, norm_epsilon=1e-5, use_sync_bn=False)),
+      losses=mg_cls.Losses(l2_weight_decay=1e-4, label_smoothing=0.0),
+      train_data=base.task.train_data.replace(global_batch_size=batch_size),
+      validation_data=base.task.validation_data.replace(
+          global_batch_size=batch_size))
+  trainer = base.trainer.replace(
+      steps_per_loop=steps_per_epoch,
+      summary_interval=steps_per_epoch,
+      checkpoint_interval=steps_per_epoch,
+      train_steps=100 * steps_per_epoch,
+      validation_steps=IMAGENET_VAL_EXAMPLES // batch_size,
+      validation_interval=steps_per_epoch,
+      optimizer_config=_sgd_stepwise(
+          0.1 * batch_size / 256,
+          [30 * steps_per_epoch, 60 * steps_per_epoch, 90 * steps_per_epoch],
+          warmup_steps=5 * steps_per_epoch))
+  return cfg.ExperimentConfig(
+      runtime=base.runtime, task=task, trainer=trainer,
+      restrictions=base.restrictions)
+
+
+@exp_factory.register_config_factory('resnet_gn_digits')
+def resnet_gn_digits() -> cfg.ExperimentConfig:
+  """A small ResNet-18-GN on scikit-learn's digits that trains here in minutes.
+
+  Global batch 8: with `--cpu_replicas=4` that is 2 images per replica, the
+  regime where BatchNorm struggles. Data is made on first use.
+  """
+  batch_size = 8
+  steps_per_epoch = DIGITS_TRAIN_EXAMPLES // batch_size
+  epochs = 4
+  data_dir = default_digits_dir()
+  data = dict(aug_crop=False, aug_rand_hflip=False, shuffle_buffer_size=2000,
+              cycle_length=1)
+  task = ImageClassificationTask(
+      model=ImageClassificationModel(
+          num_classes=10,
+          input_size=[DIGITS_IMAGE_SIZE, DIGITS_IMAGE_SIZE, 3],
+          backbone=Backbone(type='resnet_gn', resnet_gn=ResNetGN(
+              model_id=18, depth_multiplier=0.25, groups=8)),
+          norm_activation=common.NormActivation(
+              norm_momentum=0.9, norm_epsilon=1e-5)),
+      losses=mg_cls.Losses(l2_weight_decay=1e-4, label_smoothing=0.0),
+      train_data=mg_cls.DataConfig(
+          input_path=os.path.join(data_dir, 'train.tfrecord'),
+          is_training=True, global_batch_size=batch_size, **data),
+      validation_data=mg_cls.DataConfig(
+          input_path=os.path.join(data_dir, 'validation.tfrecord'),
+          is_training=False, global_batch_size=batch_size, drop_remainder=False,
+          **data),
+      make_digits_if_missing=True)
+  trainer = cfg.TrainerConfig(
+      steps_per_loop=steps_per_epoch,
+      summary_interval=steps_per_epoch,
+      checkpoint_interval=steps_per_epoch,
+      train_steps=epochs * steps_per_epoch,
+      validation_steps=-1,  # The whole validation set.
+      validation_interval=steps_per_epoch,
+      max_to_keep=2,
+      best_checkpoint_export_subdir='',
+      optimizer_config=_sgd_stepwise(
+          0.1 * batch_size / 32, [2 * steps_per_epoch, 3 * steps_per_epoch],
+          warmup_steps=steps_per_epoch // 4))
+  return cfg.ExperimentConfig(
+      runtime=cfg.RuntimeConfig(distribution_strategy='mirrored'),
+      task=task, trainer=trainer,
+      restrictions=['task.train_data.is_training != None',
+                    'task.validation_data.is_training != None'])

@@ -1,0 +1,78 @@
+r"""Exports a trained ResNet-GN classifier as a SavedModel.
+
+  python -m official.projects.group_norm.export_saved_model \
+      --experiment=resnet_gn_digits --checkpoint_path=/tmp/gn_digits \
+      --export_dir=/tmp/gn_digits/export
+
+Builds the serving model from the experiment (plus `--config_file` /
+`--params_override`, e.g. the run's `params.yaml`), restores
+`--checkpoint_path` (a checkpoint or a model_dir: its latest checkpoint), and
+writes `export_dir/saved_model` with a `serving_default` signature taking an
+`image_tensor` uint8 batch `[N, H, W, 3]` and returning logits and
+probabilities. Refuses to overwrite an existing export.
+"""
+
+import os
+
+from absl import app
+from absl import flags
+import tensorflow as tf
+
+from official.core import exp_factory
+from official.modeling import hyperparams
+from official.projects.group_norm import registry_imports  # pylint: disable=unused-import
+from official.projects.group_norm.serving import image_classification
+from official.vision.serving import export_saved_model_lib
+
+FLAGS = flags.FLAGS
+
+
+def export(params, checkpoint_path: str, export_dir: str,
+           batch_size=None) -> str:
+  """Exports the model of `params` from `checkpoint_path`; returns its path."""
+  saved_model_dir = os.path.join(export_dir, 'saved_model')
+  if tf.io.gfile.exists(os.path.join(saved_model_dir, 'saved_model.pb')):
+    raise ValueError(f'{saved_model_dir} already holds a SavedModel; choose '
+                     'a new --export_dir.')
+  if tf.io.gfile.isdir(checkpoint_path):
+    latest = tf.train.latest_checkpoint(checkpoint_path)
+    if latest is None:
+      raise ValueError(f'No checkpoint in {checkpoint_path}.')
+    checkpoint_path = latest
+  image_size = list(params.task.model.input_size[:2])
+  module = image_classification.ClassificationModule(
+      params=params, batch_size=batch_size, input_image_size=image_size,
+      input_type='image_tensor', num_channels=3)
+  export_saved_model_lib.export_inference_graph(
+      input_type='image_tensor', batch_size=batch_size,
+      input_image_size=image_size, params=params,
+      checkpoint_path=checkpoint_path, export_dir=export_dir,
+      export_module=module, export_saved_model_subdir='saved_model')
+  return saved_model_dir
+
+
+def main(_):
+  params = exp_factory.get_exp_config(FLAGS.experiment)
+  for config_file in FLAGS.config_file or []:
+    params = hyperparams.override_params_dict(params, config_file,
+                                              is_strict=True)
+  if FLAGS.params_override:
+    params = hyperparams.override_params_dict(params, FLAGS.params_override,
+                                              is_strict=True)
+  params.validate()
+  params.lock()
+  print('Exported SavedModel:',
+        export(params, FLAGS.checkpoint_path, FLAGS.export_dir,
+               FLAGS.batch_size), flush=True)
+
+
+if __name__ == '__main__':
+  flags.DEFINE_string('experiment', None, 'A registered experiment name.')
+  flags.DEFINE_multi_string('config_file', None, 'YAML files of overrides, '
+                            'e.g. the params.yaml of a training run.')
+  flags.DEFINE_string('params_override', '', 'Overrides, e.g. "a.b=1,c=2".')
+  flags.DEFINE_string('checkpoint_path', None, 'Checkpoint, or a model_dir.')
+  flags.DEFINE_string('export_dir', None, 'Where to write the export.')
+  flags.DEFINE_integer('batch_size', None, 'Fixed serving batch (or None).')
+  flags.mark_flags_as_required(['experiment', 'checkpoint_path', 'export_dir'])
+  app.run(main)

@@ -1,0 +1,170 @@
+"""ResNet whose every norm comes from the norm factory (GN by default).
+
+Model Garden's ResNet hard-wires BatchNormalization inside its blocks. This one
+has the same topology (v0 stem, Model Garden's block specs, ResNet v1.5 strides
+on the 3x3 conv, a projection shortcut in the first block of each group), so
+with `norm='batch_norm'` it has exactly Model Garden's parameter count, and
+with `norm='group_norm'` it is the paper's ResNet-GN. Endpoints are '2'..'5',
+as Model Garden's, so FPN decoders and heads plug in unchanged.
+
+Following the paper (Sec. 4.1), the last norm of each residual block can start
+with gamma = 0, so every block starts as the identity.
+"""
+
+from typing import Optional
+
+import tensorflow as tf
+import tf_keras
+
+from official.projects.group_norm.modeling import norms
+from official.vision.modeling.backbones import factory
+from official.vision.modeling.backbones import resnet as mg_resnet
+
+layers = tf_keras.layers
+
+
+@tf_keras.utils.register_keras_serializable(package='GroupNorm')
+class ResNetGN(tf_keras.Model):
+  """ResNet-18/34/50/101/152 with a pluggable norm (Wu & He, 2018, Sec. 4).
+
+  Args:
+    model_id: Depth, one of Model Garden's `RESNET_SPECS` keys (18, 34, 50,
+      101, 152, ...).
+    input_specs: `tf_keras.layers.InputSpec` of the input images (NHWC).
+    norm: A norm-factory name ('group_norm', 'batch_norm', ...) or callable.
+      Defaults to 'group_norm'.
+    groups: Groups for 'group_norm'. Defaults to 32.
+    norm_epsilon: Epsilon of every norm. Defaults to 1e-5.
+    norm_momentum: Moving-average momentum (BatchNorm only). Defaults to 0.9.
+    zero_init_last_gamma: Start the last norm of each block at gamma = 0.
+      Defaults to True.
+    depth_multiplier: Scales every layer's channel count. Defaults to 1.0.
+    activation: Activation name. Defaults to 'relu'.
+    kernel_initializer: Initializer of the convolutions.
+    kernel_regularizer: Optional regularizer of the convolutions.
+    norm_regularizer: Optional regularizer of the norms' gamma and beta (the
+      paper's ImageNet recipe decays them too).
+    **kwargs: `tf_keras.Model` arguments.
+  """
+
+  def __init__(self,
+               model_id: int,
+               input_specs: layers.InputSpec = layers.InputSpec(
+                   shape=[None, None, None, 3]),
+               norm='group_norm',
+               groups: int = 32,
+               norm_epsilon: float = 1e-5,
+               norm_momentum: float = 0.9,
+               zero_init_last_gamma: bool = True,
+               depth_multiplier: float = 1.0,
+               activation: str = 'relu',
+               kernel_initializer='VarianceScaling',
+               kernel_regularizer=None,
+               norm_regularizer=None,
+               **kwargs):
+    if model_id not in mg_resnet.RESNET_SPECS:
+      raise ValueError(f'Unknown ResNet depth model_id={model_id!r}; known: '
+                       f'{sorted(mg_resnet.RESNET_SPECS)}.')
+    self._config = dict(
+        model_id=model_id, input_specs=input_specs, norm=norm, groups=groups,
+        norm_epsilon=norm_epsilon, norm_momentum=norm_momentum,
+        zero_init_last_gamma=zero_init_last_gamma,
+        depth_multiplier=depth_multiplier, activation=activation,
+        kernel_initializer=kernel_initializer,
+        kernel_regularizer=kernel_regularizer,
+        norm_regularizer=norm_regularizer)
+    make_norm = norms.get_norm(norm, groups=groups)
+    self._activation = activation
+
+    def conv(x, filters, kernel_size, strides, name):
+      # No bias: a norm follows every convolution.
+      return layers.Conv2D(
+          filters, kernel_size, strides=strides, padding='same',
+          use_bias=False, kernel_initializer=kernel_initializer,
+          kernel_regularizer=kernel_regularizer, name=name)(x)
+
+    def norm_layer(x, name, zero_gamma=False):
+      return make_norm(
+          axis=-1, momentum=norm_momentum, epsilon=norm_epsilon,
+          gamma_initializer='zeros' if zero_gamma else 'ones',
+          gamma_regularizer=norm_regularizer,
+          beta_regularizer=norm_regularizer, name=name)(x)
+
+    def act(x, name):
+      return layers.Activation(activation, name=name)(x)
+
+    def block(x, filters, strides, use_projection, bottleneck, name):
+      out_filters = filters * 4 if bottleneck else filters
+      shortcut = x
+      if use_projection:
+        shortcut = conv(x, out_filters, 1, strides, f'{name}_proj_conv')
+        shortcut = norm_layer(shortcut, f'{name}_proj_norm')
+      if bottleneck:
+        kernels_strides = ((1, 1, filters), (3, strides, filters),
+                           (1, 1, out_filters))
+      else:
+        kernels_strides = ((3, strides, filters), (3, 1, filters))
+      for i, (kernel, stride, channels) in enumerate(kernels_strides, 1):
+        last = i == len(kernels_strides)
+        x = conv(x, channels, kernel, stride, f'{name}_conv{i}')
+        x = norm_layer(x, f'{name}_norm{i}',
+                       zero_gamma=last and zero_init_last_gamma)
+        if not last:
+          x = act(x, f'{name}_act{i}')
+      x = layers.Add(name=f'{name}_add')([x, shortcut])
+      return act(x, f'{name}_out')
+
+    inputs = tf_keras.Input(shape=input_specs.shape[1:], name='images')
+    x = conv(inputs, int(64 * depth_multiplier), 7, 2, 'stem_conv')
+    x = act(norm_layer(x, 'stem_norm'), 'stem_act')
+    x = layers.MaxPool2D(3, 2, padding='same', name='stem_pool')(x)
+    endpoints = {}
+    for level, (block_type, filters, repeats) in enumerate(
+        mg_resnet.RESNET_SPECS[model_id], start=2):
+      for b in range(repeats):
+        x = block(x, int(filters * depth_multiplier),
+                  strides=2 if (b == 0 and level > 2) else 1,
+                  use_projection=b == 0,
+                  bottleneck=block_type == 'bottleneck',
+                  name=f'l{level}_b{b}')
+      endpoints[str(level)] = x
+    self._output_specs = {k: v.get_shape() for k, v in endpoints.items()}
+    super().__init__(inputs=inputs, outputs=endpoints, **kwargs)
+
+  @property
+  def output_specs(self):
+    """Endpoint name -> static shape, as Model Garden's backbones expose."""
+    return self._output_specs
+
+  def get_config(self):
+    return dict(self._config)
+
+  @classmethod
+  def from_config(cls, config, custom_objects=None):
+    return cls(**config)
+
+
+@factory.register_backbone_builder('resnet_gn')
+def build_resnet_gn(
+    input_specs: tf_keras.layers.InputSpec,
+    backbone_config,
+    norm_activation_config,
+    l2_regularizer: Optional[tf_keras.regularizers.Regularizer] = None
+) -> tf_keras.Model:
+  """Builds ResNetGN from a `Backbone` config whose type is 'resnet_gn'."""
+  if backbone_config.type != 'resnet_gn':
+    raise ValueError(f'build_resnet_gn got backbone type '
+                     f'{backbone_config.type!r}, expected "resnet_gn".')
+  config = backbone_config.get()
+  return ResNetGN(
+      model_id=config.model_id,
+      input_specs=input_specs,
+      norm=config.norm,
+      groups=config.groups,
+      norm_epsilon=config.norm_epsilon,
+      norm_momentum=norm_activation_config.norm_momentum,
+      zero_init_last_gamma=config.zero_init_last_gamma,
+      depth_multiplier=config.depth_multiplier,
+      activation=norm_activation_config.activation,
+      kernel_regularizer=l2_regularizer,
+      norm_regularizer=l2_regularizer if config.norm_weight_decay else None)

@@ -1,0 +1,117 @@
+r"""Trains and evaluates the project's experiments with Model Garden's trainer.
+
+  python -m official.projects.group_norm.train \
+      --experiment=resnet_gn_digits --mode=train_and_eval \
+      --model_dir=/tmp/gn_digits --cpu_replicas=4
+
+Flags are Model Garden's (`--experiment`, `--mode`, `--model_dir`,
+`--config_file`, `--params_override`, `--tpu`, `--gin_file`, ...) plus
+`--cpu_replicas`. Underneath it is Model Garden's `train_lib` on Orbit:
+checkpoints and resumption from `--model_dir`, TensorBoard summaries and
+`params.yaml` there. The strategy comes from `runtime.distribution_strategy`
+(`mirrored`, `multi_worker_mirrored`, `tpu`, `one_device`); on a machine
+without GPUs, `--cpu_replicas=K` splits the CPU into K logical devices and
+MirroredStrategy runs one replica on each, so per-replica batches are real:
+global batch 8 on 4 replicas is 2 images per replica.
+"""
+
+import pprint
+from typing import Optional
+
+from absl import app
+from absl import flags
+from absl import logging
+import gin
+import tensorflow as tf
+
+from official.common import distribute_utils
+from official.common import flags as tfm_flags
+from official.core import task_factory
+from official.core import train_lib
+from official.core import train_utils
+from official.modeling import performance
+from official.projects.group_norm import registry_imports  # pylint: disable=unused-import
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer(
+    'cpu_replicas', 0,
+    'On a machine without GPUs, split the CPU into this many logical devices '
+    'and run one MirroredStrategy replica on each (0: leave devices alone).')
+
+
+def configure_cpu_replicas(cpu_replicas: int) -> None:
+  """Splits the first CPU into `cpu_replicas` logical devices, once.
+
+  Raises:
+    ValueError: if TensorFlow already runs with a different split.
+  """
+  if cpu_replicas <= 1:
+    return
+  cpu = tf.config.list_physical_devices('CPU')[0]
+  try:
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_replicas)
+  except RuntimeError:  # Devices already initialised (e.g. in tests).
+    pass
+  have = len(tf.config.list_logical_devices('CPU'))
+  if have != cpu_replicas:
+    raise ValueError(f'--cpu_replicas={cpu_replicas} needs the CPU split '
+                     f'before TensorFlow starts; it already runs with {have} '
+                     'logical CPU devices.')
+
+
+def build_strategy(params, cpu_replicas: int = 0) -> tf.distribute.Strategy:
+  """The strategy `params.runtime` asks for, over logical CPUs if so told."""
+  runtime = params.runtime
+  if (cpu_replicas > 1 and runtime.distribution_strategy == 'mirrored' and
+      not tf.config.list_physical_devices('GPU')):
+    configure_cpu_replicas(cpu_replicas)
+    devices = [f'/cpu:{i}' for i in range(cpu_replicas)]
+    return tf.distribute.MirroredStrategy(devices)
+  return distribute_utils.get_distribution_strategy(
+      distribution_strategy=runtime.distribution_strategy,
+      all_reduce_alg=runtime.all_reduce_alg,
+      num_gpus=runtime.num_gpus,
+      tpu_address=runtime.tpu)
+
+
+def run(params, model_dir: str, mode: str, cpu_replicas: int = 0,
+        run_post_eval: bool = True):
+  """Trains and/or evaluates; returns `(model, eval_logs)` as train_lib does."""
+  if 'train' in mode:
+    train_utils.serialize_config(params, model_dir)
+  precision = params.runtime.mixed_precision_dtype
+  if precision:
+    # Model Garden spells these 'bfloat16' / 'float16'; Keras 'mixed_...'.
+    performance.set_mixed_precision_policy(precision.replace('mixed_', ''))
+  strategy = build_strategy(params, cpu_replicas)
+  logging.info('Training on %d replica(s) of %s; global batch %d = %s per '
+               'replica.', strategy.num_replicas_in_sync,
+               type(strategy).__name__, params.task.train_data.global_batch_size,
+               params.task.train_data.global_batch_size /
+               strategy.num_replicas_in_sync)
+  with strategy.scope():
+    task = task_factory.get_task(params.task, logging_dir=model_dir)
+  return train_lib.run_experiment(
+      distribution_strategy=strategy, task=task, mode=mode, params=params,
+      model_dir=model_dir, run_post_eval=run_post_eval)
+
+
+def main(_) -> Optional[dict]:
+  gin.parse_config_files_and_bindings(FLAGS.gin_file, FLAGS.gin_params)
+  params = train_utils.parse_configuration(FLAGS)
+  _, eval_logs = run(params, FLAGS.model_dir, FLAGS.mode, FLAGS.cpu_replicas)
+  if eval_logs:
+    logs = {k: float(v) for k, v in eval_logs.items()
+            if tf.rank(v) == 0}  # Scalars only: no confusion matrices.
+    print('Final evaluation:', pprint.pformat(logs), flush=True)
+    if 'accuracy' in logs:
+      print(f'Validation accuracy: {logs["accuracy"]:.4f}', flush=True)
+  train_utils.save_gin_config(FLAGS.mode, FLAGS.model_dir)
+  return eval_logs
+
+
+if __name__ == '__main__':
+  tfm_flags.define_flags()
+  flags.mark_flags_as_required(['experiment', 'mode', 'model_dir'])
+  app.run(main)

@@ -1,0 +1,82 @@
+"""Tests for the ResNet-GN backbone."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+from gn_keras.tf_keras import GroupNormalization
+from official.projects.group_norm.modeling import resnet_gn
+from official.vision.modeling.backbones import resnet as mg_resnet
+
+SPEC = tf_keras.layers.InputSpec(shape=[None, 64, 64, 3])
+
+
+def _norm_kinds(model):
+  return {type(l).__name__ for l in model.layers if 'Normalization' in
+          type(l).__name__}
+
+
+# Model Garden's own ResNet parameter counts (BN, 4 values per channel).
+@pytest.mark.parametrize('depth,params_bn,channels', [
+    (18, 11190464, 512), (34, 21306048, 512), (50, 23561152, 2048),
+    (101, 42605504, 2048), (152, 58295232, 2048)])
+def test_endpoints_and_parameter_counts(depth, params_bn, channels):
+  gn = resnet_gn.ResNetGN(depth, SPEC)
+  assert {k: v.as_list() for k, v in gn.output_specs.items()} == {
+      '2': [None, 16, 16, channels // 8], '3': [None, 8, 8, channels // 4],
+      '4': [None, 4, 4, channels // 2], '5': [None, 2, 2, channels]}
+  assert _norm_kinds(gn) == {'GroupNormalization'}
+  bn = resnet_gn.ResNetGN(depth, SPEC, norm='batch_norm')
+  assert _norm_kinds(bn) == {'BatchNormalization'}
+  assert bn.count_params() == params_bn
+  # GN has gamma/beta only: BN's moving mean and variance are gone.
+  moving = sum(int(np.prod(w.shape)) for w in bn.non_trainable_weights)
+  assert gn.count_params() == params_bn - moving
+
+
+def test_batch_norm_variant_matches_model_garden_resnet_exactly():
+  ours = resnet_gn.ResNetGN(50, SPEC, norm='batch_norm')
+  theirs = mg_resnet.ResNet(50, SPEC)
+  assert sorted(w.shape.as_list() for w in ours.weights) == sorted(
+      w.shape.as_list() for w in theirs.weights)
+
+
+def test_last_gamma_of_each_block_starts_at_zero():
+  model = resnet_gn.ResNetGN(18, SPEC, depth_multiplier=0.25, groups=8)
+  gammas = {l.name: l.get_weights()[0] for l in model.layers
+            if isinstance(l, GroupNormalization)}
+  assert not gammas['l2_b0_norm2'].any() and not gammas['l5_b1_norm2'].any()
+  assert gammas['l2_b0_norm1'].all() and gammas['l2_b0_proj_norm'].all()
+  assert gammas['stem_norm'].all()
+  off = resnet_gn.ResNetGN(18, SPEC, depth_multiplier=0.25, groups=8,
+                           zero_init_last_gamma=False)
+  assert off.get_layer('l2_b0_norm2').get_weights()[0].all()
+
+
+def test_convolutions_have_no_bias():
+  model = resnet_gn.ResNetGN(18, SPEC, depth_multiplier=0.25, groups=8)
+  convs = [l for l in model.layers if isinstance(l, tf_keras.layers.Conv2D)]
+  assert convs and not any(c.use_bias for c in convs)
+
+
+def test_config_round_trip_and_same_outputs():
+  model = resnet_gn.ResNetGN(18, SPEC, depth_multiplier=0.25, groups=4,
+                             norm_epsilon=1e-4)
+  clone = resnet_gn.ResNetGN.from_config(model.get_config())
+  assert clone.get_config() == model.get_config()
+  clone.set_weights(model.get_weights())
+  x = np.random.default_rng(0).normal(size=(2, 64, 64, 3)).astype('float32')
+  for key, value in model(x).items():
+    np.testing.assert_allclose(clone(x)[key], value, atol=1e-5)
+
+
+def test_groups_not_dividing_channels_names_the_layer():
+  with pytest.raises(ValueError, match=r'stem_norm.*channels \(16\) must be a '
+                     r'multiple of `groups`; received groups=5'):
+    resnet_gn.ResNetGN(18, SPEC, depth_multiplier=0.25, groups=5)
+
+
+def test_unknown_depth_raises():
+  with pytest.raises(ValueError, match=r'Unknown ResNet depth model_id=19'):
+    resnet_gn.ResNetGN(19, SPEC)

@@ -1,0 +1,139 @@
+"""Training-script tests: MirroredStrategy steps, XLA, resume, mixed precision.
+
+The tests share one digits dataset (made by the task on first use, as the
+experiment does) and one short training run.
+"""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+from official.core import exp_factory
+from official.core import task_factory
+from official.projects.group_norm import train
+from official.projects.group_norm.tasks import image_classification as gn_task
+
+
+def digits_params(data_dir, train_steps=2, global_batch=2, **runtime):
+  params = exp_factory.get_exp_config('resnet_gn_digits')
+  params.override({
+      'runtime': runtime,
+      'task': {
+          'train_data': {'input_path': os.path.join(data_dir, 'train.tfrecord'),
+                         'global_batch_size': global_batch},
+          'validation_data': {
+              'input_path': os.path.join(data_dir, 'validation.tfrecord'),
+              'global_batch_size': 8},
+      },
+      'trainer': {'train_steps': train_steps, 'steps_per_loop': 1,
+                  'checkpoint_interval': 1, 'summary_interval': 1,
+                  'validation_interval': train_steps, 'validation_steps': 2},
+  }, is_strict=True)
+  return params
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+  return str(tmp_path_factory.mktemp('digits'))
+
+
+@pytest.fixture(scope='module')
+def trained(data_dir, tmp_path_factory):
+  """Two steps on 2 CPU replicas at 1 image each; returns (params, model_dir)."""
+  model_dir = str(tmp_path_factory.mktemp('run'))
+  params = digits_params(data_dir, train_steps=2, global_batch=2)
+  model, _ = train.run(params, model_dir, 'train', cpu_replicas=2,
+                       run_post_eval=False)
+  return params, model_dir, model
+
+
+def _global_step(model_dir):
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(model_dir))
+  return int(reader.get_tensor('global_step/.ATTRIBUTES/VARIABLE_VALUE'))
+
+
+def test_task_makes_its_data_on_first_use(trained, data_dir):
+  del trained  # Training read the data; the task wrote it.
+  assert sorted(os.listdir(data_dir)) == ['train.tfrecord',
+                                          'validation.tfrecord']
+
+
+def test_mirrored_step_on_two_cpu_replicas(trained):
+  params, model_dir, model = trained
+  assert train.build_strategy(params, 2).num_replicas_in_sync == 2
+  assert _global_step(model_dir) == 2
+  assert os.path.isfile(os.path.join(model_dir, 'params.yaml'))
+  kinds = {type(l).__name__ for l in model.backbone.layers}
+  assert 'GroupNormalization' in kinds and 'BatchNormalization' not in kinds
+  assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+
+
+def test_resume_continues_the_step_count(trained, data_dir, tmp_path):
+  _, model_dir, _ = trained
+  resumed = str(tmp_path / 'resumed')
+  tf.io.gfile.makedirs(resumed)
+  for name in tf.io.gfile.listdir(model_dir):
+    if name.startswith(('ckpt', 'checkpoint')):
+      tf.io.gfile.copy(os.path.join(model_dir, name),
+                       os.path.join(resumed, name))
+  params = digits_params(data_dir, train_steps=3, global_batch=2)
+  train.run(params, resumed, 'train', cpu_replicas=2, run_post_eval=False)
+  assert _global_step(resumed) == 3  # 2 restored + 1 new, not 3 from 0.
+
+
+def test_train_step_compiles_with_xla_static_shapes(data_dir):
+  params = digits_params(data_dir)
+  task = task_factory.get_task(params.task)
+  model = task.build_model()
+  optimizer = tf_keras.optimizers.SGD(0.01)
+  images = tf.random.uniform([2, 32, 32, 3])
+  labels = tf.constant([3, 7])
+
+  @tf.function(jit_compile=True)
+  def step(images, labels):
+    with tf.GradientTape() as tape:
+      logits = model(images, training=True)
+      loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(
+          labels, logits, from_logits=True))
+    grads = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    return loss
+
+  first = step(images, labels)
+  for _ in range(3):
+    last = step(images, labels)
+  assert np.isfinite(first.numpy()) and last < first
+
+
+def test_mixed_bfloat16_builds_and_runs_a_step(data_dir, tmp_path):
+  params = digits_params(data_dir, train_steps=1,
+                         mixed_precision_dtype='mixed_bfloat16')
+  try:
+    model, _ = train.run(params, str(tmp_path), 'train', cpu_replicas=2,
+                         run_post_eval=False)
+    norms = [l for l in model.backbone.layers
+             if type(l).__name__ == 'GroupNormalization']
+    assert norms and norms[0].compute_dtype == 'bfloat16'
+    assert norms[0].gamma.dtype == tf.float32
+  finally:
+    tf_keras.mixed_precision.set_global_policy('float32')
+
+
+def test_batch_norm_is_one_override(data_dir):
+  params = digits_params(data_dir)
+  params.override({'task': {'model': {'backbone': {'resnet_gn': {
+      'norm': 'batch_norm'}}}}})
+  model = task_factory.get_task(params.task).build_model()
+  kinds = {type(l).__name__ for l in model.backbone.layers}
+  assert 'BatchNormalization' in kinds and 'GroupNormalization' not in kinds
+
+
+def test_check_norms_refuses_a_model_of_the_wrong_norm(data_dir):
+  params = digits_params(data_dir)
+  model = task_factory.get_task(params.task).build_model()
+  with pytest.raises(ValueError, match=r"built for norm 'batch_norm' contains "
+                     r"\['GroupNormalization'\]"):
+    gn_task.check_norms(model, 'batch_norm')
