@@ -16,8 +16,6 @@ global batch 8 on 4 replicas is 2 images per replica.
 """
 
 import pprint
-from typing import Optional
-
 from absl import app
 from absl import flags
 from absl import logging
@@ -97,7 +95,7 @@ def run(params, model_dir: str, mode: str, cpu_replicas: int = 0,
       model_dir=model_dir, run_post_eval=run_post_eval)
 
 
-def main(_) -> Optional[dict]:
+def main(_) -> None:
   gin.parse_config_files_and_bindings(FLAGS.gin_file, FLAGS.gin_params)
   params = train_utils.parse_configuration(FLAGS)
   _, eval_logs = run(params, FLAGS.model_dir, FLAGS.mode, FLAGS.cpu_replicas)
@@ -108,7 +106,6 @@ def main(_) -> Optional[dict]:
     if 'accuracy' in logs:
       print(f'Validation accuracy: {logs["accuracy"]:.4f}', flush=True)
   train_utils.save_gin_config(FLAGS.mode, FLAGS.model_dir)
-  return eval_logs
 
 
 if __name__ == '__main__':

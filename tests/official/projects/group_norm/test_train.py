@@ -1,7 +1,7 @@
 """Training-script tests: MirroredStrategy steps, XLA, resume, mixed precision.
 
 The tests share one digits dataset (made by the task on first use, as the
-experiment does) and one short training run.
+experiment does) and one short training run: see conftest.py.
 """
 
 import os
@@ -11,43 +11,10 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from official.core import exp_factory
 from official.core import task_factory
 from official.projects.group_norm import train
 from official.projects.group_norm.tasks import image_classification as gn_task
-
-
-def digits_params(data_dir, train_steps=2, global_batch=2, **runtime):
-  params = exp_factory.get_exp_config('resnet_gn_digits')
-  params.override({
-      'runtime': runtime,
-      'task': {
-          'train_data': {'input_path': os.path.join(data_dir, 'train.tfrecord'),
-                         'global_batch_size': global_batch},
-          'validation_data': {
-              'input_path': os.path.join(data_dir, 'validation.tfrecord'),
-              'global_batch_size': 8},
-      },
-      'trainer': {'train_steps': train_steps, 'steps_per_loop': 1,
-                  'checkpoint_interval': 1, 'summary_interval': 1,
-                  'validation_interval': train_steps, 'validation_steps': 2},
-  }, is_strict=True)
-  return params
-
-
-@pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-  return str(tmp_path_factory.mktemp('digits'))
-
-
-@pytest.fixture(scope='module')
-def trained(data_dir, tmp_path_factory):
-  """Two steps on 2 CPU replicas at 1 image each; returns (params, model_dir)."""
-  model_dir = str(tmp_path_factory.mktemp('run'))
-  params = digits_params(data_dir, train_steps=2, global_batch=2)
-  model, _ = train.run(params, model_dir, 'train', cpu_replicas=2,
-                       run_post_eval=False)
-  return params, model_dir, model
+from tests.official.projects.group_norm.conftest import digits_params
 
 
 def _global_step(model_dir):

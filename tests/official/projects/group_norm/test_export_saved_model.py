@@ -1,0 +1,49 @@
+"""Export round trip: the SavedModel serves what the Keras model computes."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from official.core import task_factory
+from official.projects.group_norm import export_saved_model
+from official.vision.ops import preprocess_ops
+
+
+def test_export_serves_the_keras_models_outputs(trained, tmp_path):
+  params, model_dir, _ = trained
+  export_dir = str(tmp_path / 'export')
+  saved_model_dir = export_saved_model.export(params, model_dir, export_dir)
+
+  images = np.random.default_rng(0).integers(
+      0, 256, size=(3, 32, 32, 3)).astype(np.uint8)
+  loaded = tf.saved_model.load(saved_model_dir)
+  served = loaded.signatures['serving_default'](tf.constant(images))
+
+  model = task_factory.get_task(params.task).build_model()
+  tf.train.Checkpoint(model=model).read(
+      tf.train.latest_checkpoint(model_dir)).expect_partial()
+  normalized = preprocess_ops.normalize_image(
+      tf.cast(images, tf.float32), offset=preprocess_ops.MEAN_RGB,
+      scale=preprocess_ops.STDDEV_RGB)
+  expected = model(normalized, training=False)
+  np.testing.assert_allclose(served['logits'], expected, atol=1e-4)
+  np.testing.assert_allclose(served['probs'], tf.nn.softmax(expected),
+                             atol=1e-5)
+  assert os.path.isfile(os.path.join(export_dir, 'params.yaml'))
+
+
+def test_export_refuses_to_overwrite(trained, tmp_path):
+  params, model_dir, _ = trained
+  export_dir = tmp_path / 'export'
+  (export_dir / 'saved_model').mkdir(parents=True)
+  (export_dir / 'saved_model' / 'saved_model.pb').write_bytes(b'model')
+  with pytest.raises(ValueError, match='already holds a SavedModel'):
+    export_saved_model.export(params, model_dir, str(export_dir))
+
+
+def test_export_without_checkpoint_raises(trained, tmp_path):
+  params, _, _ = trained
+  with pytest.raises(ValueError, match='No checkpoint in'):
+    export_saved_model.export(params, str(tmp_path), str(tmp_path / 'e'))
