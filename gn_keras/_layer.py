@@ -74,6 +74,8 @@ class GroupNormalizationBase:
 
   _keras: Any = None  # The Keras module: `keras` or `tf_keras`.
   _float32_weight_kwargs: Dict[str, Any] = {}
+  # Prefix of the weights' names, hence of their checkpoint keys.
+  _weight_name_prefix = ''
 
   def __init__(self,
                groups=32,
@@ -134,13 +136,18 @@ class GroupNormalizationBase:
     self.input_spec = self._keras.layers.InputSpec(
         ndim=len(input_shape), axes={axis: channels})
     # gamma before beta: the order tensorflow-addons and Keras save weights in.
-    self.gamma = self._add_param('gamma', channels) if self.scale else None
-    self.beta = self._add_param('beta', channels) if self.center else None
+    self._set_weight_attribute(
+        'gamma', self._add_param('gamma', channels) if self.scale else None)
+    self._set_weight_attribute(
+        'beta', self._add_param('beta', channels) if self.center else None)
     super().build(input_shape)
+
+  def _set_weight_attribute(self, name, weight):
+    setattr(self, name, weight)
 
   def _add_param(self, name, channels):
     return self.add_weight(
-        name=name,
+        name=self._weight_name_prefix + name,
         shape=(channels,),
         dtype='float32',
         initializer=getattr(self, f'{name}_initializer'),

@@ -1,5 +1,6 @@
 """GroupNormalization for tf_keras (Keras 2), the Keras Model Garden uses."""
 
+import tensorflow as tf
 import tf_keras as _tf_keras
 
 from gn_keras import _layer
@@ -13,3 +14,14 @@ class GroupNormalization(_layer.GroupNormalizationBase, _tf_keras.layers.Layer):
   # As tf_keras' BatchNormalization does: gamma/beta stay float32 variables
   # under mixed precision instead of being read as float16/bfloat16.
   _float32_weight_kwargs = {'experimental_autocast': False}
+  # Checkpoint keys `gn_gamma`/`gn_beta`, not BatchNorm's `gamma`/`beta`: a BN
+  # model's checkpoint then never restores silently into a GN model (Model
+  # Garden's init_checkpoint asserts every GN weight was found). Saved .h5
+  # weights load by position, so tensorflow-addons models still load.
+  _weight_name_prefix = 'gn_'
+
+  @tf.__internal__.tracking.no_automatic_dependency_tracking
+  def _set_weight_attribute(self, name, weight):
+    # add_weight tracks the variable as `gn_gamma`; tracking the attribute
+    # too would add BatchNorm's key, `gamma`, beside it.
+    setattr(self, name, weight)

@@ -22,6 +22,7 @@ class Flavour:
   layer: type  # Its gn_keras GroupNormalization.
   set_policy: Callable[[str], None]
   save_formats: tuple  # File suffixes model.save() round-trips here.
+  weight_prefix: str = ''  # Of the weights' (and checkpoint keys') names.
 
 
 def _x(shape=(4, 6, 6, 8), loc=1.0):
@@ -51,7 +52,8 @@ def test_weights_are_float32_gamma_then_beta(flavour):
   layer.build((None, 4, 4, 8))
   assert [w.shape for w in layer.weights] == [(8,), (8,)]
   assert [w.name.split('/')[-1].split(':')[0] for w in layer.weights] == [
-      'gamma', 'beta']
+      flavour.weight_prefix + 'gamma', flavour.weight_prefix + 'beta']
+  assert layer.gamma is layer.weights[0] and layer.beta is layer.weights[1]
   assert all(w.dtype == 'float32' or w.dtype == tf.float32
              for w in layer.weights)
   for center, scale, count in ((False, True, 1), (True, False, 1),

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tf_keras
 
 from gn_keras import tf_keras as gn_tf_keras
@@ -13,7 +14,8 @@ from tests.gn_keras.layer_checks import Flavour
 def flavour():
   return Flavour(keras=tf_keras, layer=gn_tf_keras.GroupNormalization,
                  set_policy=tf_keras.mixed_precision.set_global_policy,
-                 save_formats=('.h5', '.keras', ''))  # '' = SavedModel dir.
+                 save_formats=('.h5', '.keras', ''),  # '' = SavedModel dir.
+                 weight_prefix='gn_')
 
 
 def test_matches_tf_keras_own_group_normalization():
@@ -28,3 +30,30 @@ def test_registered_for_deserialization_by_name():
   assert config['registered_name'] == 'gn_keras>GroupNormalization'
   layer = tf_keras.layers.deserialize(config)
   assert isinstance(layer, gn_tf_keras.GroupNormalization)
+
+
+def test_batch_norm_checkpoint_never_restores_silently(tmp_path):
+  shape = (None, 4, 4, 8)
+  bn = tf_keras.layers.BatchNormalization()
+  bn.build(shape)
+  path = tf.train.Checkpoint(norm=bn).write(str(tmp_path / 'bn'))
+  gn = gn_tf_keras.GroupNormalization(groups=2)
+  gn.build(shape)
+  status = tf.train.Checkpoint(norm=gn).read(path).expect_partial()
+  with pytest.raises(AssertionError, match='gn_gamma|gn_beta'):
+    status.assert_existing_objects_matched()
+  keys = [name for name, _ in tf.train.list_variables(
+      tf.train.Checkpoint(norm=gn).write(str(tmp_path / 'gn')))]
+  assert keys == ['_CHECKPOINTABLE_OBJECT_GRAPH',
+                  'norm/gn_beta/.ATTRIBUTES/VARIABLE_VALUE',
+                  'norm/gn_gamma/.ATTRIBUTES/VARIABLE_VALUE']
+
+
+def test_group_norm_checkpoint_round_trip(tmp_path):
+  gn = gn_tf_keras.GroupNormalization(groups=2, gamma_initializer='random_normal')
+  gn.build((None, 8))
+  path = tf.train.Checkpoint(norm=gn).write(str(tmp_path / 'gn'))
+  other = gn_tf_keras.GroupNormalization(groups=2)
+  other.build((None, 8))
+  tf.train.Checkpoint(norm=other).read(path).assert_consumed()
+  np.testing.assert_array_equal(other.get_weights()[0], gn.get_weights()[0])

@@ -80,3 +80,13 @@ def test_groups_not_dividing_channels_names_the_layer():
 def test_unknown_depth_raises():
   with pytest.raises(ValueError, match=r'Unknown ResNet depth model_id=19'):
     resnet_gn.ResNetGN(19, SPEC)
+
+
+def test_batch_norm_checkpoint_cannot_load_silently_into_gn_model(tmp_path):
+  small = dict(model_id=18, input_specs=SPEC, depth_multiplier=0.25, groups=8)
+  bn = resnet_gn.ResNetGN(norm='batch_norm', **small)
+  path = tf.train.Checkpoint(model=bn).write(str(tmp_path / 'bn'))
+  gn = resnet_gn.ResNetGN(**small)
+  status = tf.train.Checkpoint(model=gn).read(path).expect_partial()
+  with pytest.raises(AssertionError, match='gn_gamma'):
+    status.assert_existing_objects_matched()
