@@ -1,0 +1,37 @@
+"""The registered experiments carry the recipes they claim."""
+
+import pytest
+
+from official.core import exp_factory
+from official.projects.group_norm import registry_imports  # pylint: disable=unused-import
+from official.projects.group_norm.configs import image_classification as cfgs
+
+
+def test_resnet50_gn_imagenet_is_the_papers_recipe():
+  params = exp_factory.get_exp_config('resnet50_gn_imagenet')
+  params.validate()
+  backbone = params.task.model.backbone
+  assert backbone.type == 'resnet_gn'
+  assert (backbone.resnet_gn.model_id, backbone.resnet_gn.groups,
+          backbone.resnet_gn.norm) == (50, 32, 'group_norm')
+  assert backbone.resnet_gn.zero_init_last_gamma
+  assert backbone.resnet_gn.norm_weight_decay  # Decay on gamma/beta too.
+  assert params.task.losses.l2_weight_decay == 1e-4
+  assert params.task.model.input_size == [224, 224, 3]
+  batch = params.task.train_data.global_batch_size
+  steps_per_epoch = cfgs.IMAGENET_TRAIN_EXAMPLES // batch
+  assert params.trainer.train_steps == 100 * steps_per_epoch
+  lr = params.trainer.optimizer_config.learning_rate.stepwise
+  assert lr.boundaries == [e * steps_per_epoch for e in (30, 60, 90)]
+  assert lr.values == pytest.approx([0.1 * batch / 256 * 0.1**i
+                                     for i in range(4)])
+
+
+def test_resnet_gn_digits_is_small_and_switches_norm_in_one_override():
+  params = exp_factory.get_exp_config('resnet_gn_digits')
+  params.validate()
+  assert params.task.train_data.global_batch_size == 8
+  assert params.task.make_digits_if_missing
+  params.override({'task': {'model': {'backbone': {'resnet_gn': {
+      'norm': 'batch_norm'}}}}}, is_strict=True)
+  assert params.task.model.backbone.resnet_gn.norm == 'batch_norm'
