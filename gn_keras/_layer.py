@@ -160,14 +160,11 @@ class GroupNormalizationBase:
     return ops.group_norm(
         inputs,
         groups=self._groups,
-        gamma=self._read(self.gamma),
-        beta=self._read(self.beta),
+        gamma=self.gamma,
+        beta=self.beta,
         axis=self._axis,
         epsilon=self.epsilon,
         activation=self.activation)
-
-  def _read(self, weight):
-    return weight
 
   def compute_output_shape(self, input_shape):
     return input_shape
