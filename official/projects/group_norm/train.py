@@ -16,6 +16,7 @@ global batch 8 on 4 replicas is 2 images per replica.
 """
 
 import pprint
+
 from absl import app
 from absl import flags
 from absl import logging

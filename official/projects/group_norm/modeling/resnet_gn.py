@@ -13,7 +13,6 @@ with gamma = 0, so every block starts as the identity.
 
 from typing import Optional
 
-import tensorflow as tf
 import tf_keras
 
 from official.projects.group_norm.modeling import norms
@@ -74,7 +73,6 @@ class ResNetGN(tf_keras.Model):
         kernel_regularizer=kernel_regularizer,
         norm_regularizer=norm_regularizer)
     make_norm = norms.get_norm(norm, groups=groups)
-    self._activation = activation
 
     def conv(x, filters, kernel_size, strides, name):
       # No bias: a norm follows every convolution.
