@@ -8,9 +8,10 @@ import subprocess
 import pytest
 
 REPO = pathlib.Path(__file__).parents[4]
-# Measured here: 0.967 validation accuracy after the 4-epoch run (716 steps at
-# 2 images on each of 4 replicas); chance is 0.1.
-MIN_ACCURACY = 0.93
+# Measured here: 0.967, 0.969 and 0.950 validation accuracy in three runs of
+# the 4-epoch job (716 steps at 2 images on each of 4 replicas; training is not
+# bit-deterministic); chance is 0.1. The bound leaves room for that spread.
+MIN_ACCURACY = 0.90
 
 
 @pytest.mark.slow
