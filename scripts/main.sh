@@ -11,7 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 model_dir=${MODEL_DIR:-runs/resnet_gn_digits_$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$(dirname "$model_dir")"
 python -m official.projects.group_norm.train --experiment=resnet_gn_digits \
-  --mode=train_and_eval --model_dir="$model_dir" --cpu_replicas=4 "$@" \
+  --mode=train_and_eval --model_dir="$model_dir" --cpu_replicas=4 --seed=0 "$@" \
   | tee "$model_dir.log"
 python -m official.projects.group_norm.export_saved_model \
   --experiment=resnet_gn_digits --config_file="$model_dir/params.yaml" \

@@ -6,7 +6,7 @@ r"""Trains and evaluates the project's experiments with Model Garden's trainer.
 
 Flags are Model Garden's (`--experiment`, `--mode`, `--model_dir`,
 `--config_file`, `--params_override`, `--tpu`, `--gin_file`, ...) plus
-`--cpu_replicas`. Underneath it is Model Garden's `train_lib` on Orbit:
+`--cpu_replicas` and `--seed`. Underneath it is Model Garden's `train_lib` on Orbit:
 checkpoints and resumption from `--model_dir`, TensorBoard summaries and
 `params.yaml` there. The strategy comes from `runtime.distribution_strategy`
 (`mirrored`, `multi_worker_mirrored`, `tpu`, `one_device`); on a machine
@@ -22,6 +22,7 @@ from absl import flags
 from absl import logging
 import gin
 import tensorflow as tf
+import tf_keras
 
 from official.common import distribute_utils
 from official.common import flags as tfm_flags
@@ -32,6 +33,11 @@ from official.modeling import performance
 from official.projects.group_norm import registry_imports  # pylint: disable=unused-import
 
 FLAGS = flags.FLAGS
+flags.DEFINE_integer(
+    'seed', None,
+    'Seeds Python, NumPy and TensorFlow (weights initialisation) before the '
+    'model is built; unset leaves them random. Data order has its own '
+    '`task.train_data.seed`.')
 flags.DEFINE_integer(
     'cpu_replicas', 0,
     'On a machine without GPUs, split the CPU into this many logical devices '
@@ -75,8 +81,10 @@ def build_strategy(params, cpu_replicas: int = 0) -> tf.distribute.Strategy:
 
 
 def run(params, model_dir: str, mode: str, cpu_replicas: int = 0,
-        run_post_eval: bool = True):
+        run_post_eval: bool = True, seed=None):
   """Trains and/or evaluates; returns `(model, eval_logs)` as train_lib does."""
+  if seed is not None:
+    tf_keras.utils.set_random_seed(seed)
   if 'train' in mode:
     train_utils.serialize_config(params, model_dir)
   precision = params.runtime.mixed_precision_dtype
@@ -99,7 +107,8 @@ def run(params, model_dir: str, mode: str, cpu_replicas: int = 0,
 def main(_) -> None:
   gin.parse_config_files_and_bindings(FLAGS.gin_file, FLAGS.gin_params)
   params = train_utils.parse_configuration(FLAGS)
-  _, eval_logs = run(params, FLAGS.model_dir, FLAGS.mode, FLAGS.cpu_replicas)
+  _, eval_logs = run(params, FLAGS.model_dir, FLAGS.mode, FLAGS.cpu_replicas,
+                     seed=FLAGS.seed)
   if eval_logs:
     logs = {k: float(v) for k, v in eval_logs.items()
             if tf.rank(v) == 0}  # Scalars only: no confusion matrices.

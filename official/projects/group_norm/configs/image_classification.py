@@ -130,10 +130,10 @@ def resnet_gn_digits() -> cfg.ExperimentConfig:
   """
   batch_size = 8
   steps_per_epoch = DIGITS_TRAIN_EXAMPLES // batch_size
-  epochs = 4
+  epochs = 6
   data_dir = default_digits_dir()
   data = dict(aug_crop=False, aug_rand_hflip=False, shuffle_buffer_size=2000,
-              cycle_length=1)
+              cycle_length=1, seed=0)
   task = ImageClassificationTask(
       model=ImageClassificationModel(
           num_classes=10,
@@ -161,7 +161,7 @@ def resnet_gn_digits() -> cfg.ExperimentConfig:
       max_to_keep=2,
       best_checkpoint_export_subdir='',
       optimizer_config=_sgd_stepwise(
-          0.1 * batch_size / 32, [2 * steps_per_epoch, 3 * steps_per_epoch],
+          0.1 * batch_size / 32, [4 * steps_per_epoch, 5 * steps_per_epoch],
           warmup_steps=steps_per_epoch // 4))
   return cfg.ExperimentConfig(
       runtime=cfg.RuntimeConfig(distribution_strategy='mirrored'),
