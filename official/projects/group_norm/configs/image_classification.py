@@ -19,7 +19,6 @@ from official.vision.configs import image_classification as mg_cls
 IMAGENET_TRAIN_EXAMPLES = mg_cls.IMAGENET_TRAIN_EXAMPLES
 IMAGENET_VAL_EXAMPLES = mg_cls.IMAGENET_VAL_EXAMPLES
 DIGITS_TRAIN_EXAMPLES = 1437  # 80% of scikit-learn's 1797 digits.
-DIGITS_VAL_EXAMPLES = 360
 DIGITS_IMAGE_SIZE = 32  # The 8x8 digits, upscaled so a ResNet stem fits.
 
 

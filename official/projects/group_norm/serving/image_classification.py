@@ -14,7 +14,5 @@ class ClassificationModule(mg_serving.ClassificationModule):
 
   def _build_model(self):
     model = super()._build_model()
-    backbone = self.params.task.model.backbone
-    if backbone.type == 'resnet_gn':
-      gn_task.check_norms(model, backbone.resnet_gn.norm)
+    gn_task.check_model_norms(model, self.params.task.model)
     return model

@@ -28,6 +28,13 @@ def check_norms(model: tf_keras.Model, norm: str) -> None:
                      f'{sorted(k for k in kinds if "Normalization" in k)}.')
 
 
+def check_model_norms(model: tf_keras.Model, model_config) -> None:
+  """`check_norms` for a model built from `model_config` with a ResNet-GN."""
+  backbone = model_config.backbone
+  if backbone.type == 'resnet_gn':
+    check_norms(model, backbone.resnet_gn.norm)
+
+
 def _walk(layer):
   yield layer
   for sub in getattr(layer, 'layers', []):
@@ -40,9 +47,7 @@ class ImageClassificationTask(mg_cls.ImageClassificationTask):
 
   def build_model(self) -> tf_keras.Model:
     model = super().build_model()
-    backbone = self.task_config.model.backbone
-    if backbone.type == 'resnet_gn':
-      check_norms(model, backbone.resnet_gn.norm)
+    check_model_norms(model, self.task_config.model)
     return model
 
   def build_inputs(self, params, input_context=None) -> tf.data.Dataset:
