@@ -18,9 +18,8 @@ from absl import app
 from absl import flags
 import tensorflow as tf
 
-from official.core import exp_factory
 from official.modeling import hyperparams
-from official.projects.group_norm import registry_imports  # pylint: disable=unused-import
+from official.projects.group_norm import registry_imports
 from official.projects.group_norm.serving import image_classification
 from official.vision.serving import export_saved_model_lib
 
@@ -52,7 +51,7 @@ def export(params, checkpoint_path: str, export_dir: str,
 
 
 def main(_):
-  params = exp_factory.get_exp_config(FLAGS.experiment)
+  params = registry_imports.get_exp_config(FLAGS.experiment)
   for config_file in FLAGS.config_file or []:
     params = hyperparams.override_params_dict(params, config_file,
                                               is_strict=True)

@@ -15,7 +15,10 @@ MirroredStrategy runs one replica on each, so per-replica batches are real:
 global batch 8 on 4 replicas is 2 images per replica.
 """
 
+import contextlib
+import functools
 import pprint
+import re
 
 from absl import app
 from absl import flags
@@ -30,7 +33,8 @@ from official.core import task_factory
 from official.core import train_lib
 from official.core import train_utils
 from official.modeling import performance
-from official.projects.group_norm import registry_imports  # pylint: disable=unused-import
+from official.projects.group_norm import registry_imports
+from official.projects.group_norm import trainer as trainer_lib
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer(
@@ -38,6 +42,12 @@ flags.DEFINE_integer(
     'Seeds Python, NumPy and TensorFlow (weights initialisation) before the '
     'model is built; unset leaves them random. Data order has its own '
     '`task.train_data.seed`.')
+flags.DEFINE_bool(
+    'deterministic', False,
+    'Op determinism, and on resume replay the training input up to the '
+    'restored step, so that a killed and resumed run ends with the weights '
+    'of an uninterrupted one. Needs --seed; replaying reads the consumed '
+    'examples again (cheap for small data).')
 flags.DEFINE_integer(
     'cpu_replicas', 0,
     'On a machine without GPUs, split the CPU into this many logical devices '
@@ -81,37 +91,96 @@ def build_strategy(params, cpu_replicas: int = 0) -> tf.distribute.Strategy:
 
 
 def run(params, model_dir: str, mode: str, cpu_replicas: int = 0,
-        run_post_eval: bool = True, seed=None):
-  """Trains and/or evaluates; returns `(model, eval_logs)` as train_lib does."""
+        run_post_eval: bool = True, seed=None, deterministic: bool = False):
+  """Trains and/or evaluates; returns `(model, eval_logs)` as train_lib does.
+
+  Args:
+    params: the experiment config.
+    model_dir: the run folder: checkpoints, summaries, params.yaml and, after
+      an evaluation, eval_metrics.json. A run that fails before its first
+      checkpoint removes the folder again if it created it.
+    mode: 'train', 'eval', 'train_and_eval', ...
+    cpu_replicas: see `--cpu_replicas`.
+    run_post_eval: evaluate once more at the end and return the metrics.
+    seed: seeds Python, NumPy and TensorFlow before the model is built.
+    deterministic: op determinism, and a resumed run replays its input to the
+      restored step (see `GuardedTrainer`), so that kill-and-resume gives the
+      weights of an uninterrupted run. Needs `seed`.
+  """
+  if deterministic:
+    if seed is None:
+      raise ValueError('deterministic=True (--deterministic) needs a seed '
+                       '(--seed).')
+    tf.config.experimental.enable_op_determinism()
   if seed is not None:
     tf_keras.utils.set_random_seed(seed)
-  if 'train' in mode:
-    train_utils.serialize_config(params, model_dir)
-  precision = params.runtime.mixed_precision_dtype
-  if precision:
-    # Model Garden spells these 'bfloat16' / 'float16'; Keras 'mixed_...'.
-    performance.set_mixed_precision_policy(precision.replace('mixed_', ''))
-  strategy = build_strategy(params, cpu_replicas)
-  logging.info('Training on %d replica(s) of %s; global batch %d = %s per '
-               'replica.', strategy.num_replicas_in_sync,
-               type(strategy).__name__, params.task.train_data.global_batch_size,
-               params.task.train_data.global_batch_size /
-               strategy.num_replicas_in_sync)
-  with strategy.scope():
-    task = task_factory.get_task(params.task, logging_dir=model_dir)
-  return train_lib.run_experiment(
-      distribution_strategy=strategy, task=task, mode=mode, params=params,
-      model_dir=model_dir, run_post_eval=run_post_eval)
+  with _removed_if_no_checkpoint(model_dir):
+    if 'train' in mode:
+      train_utils.serialize_config(params, model_dir)
+    precision = params.runtime.mixed_precision_dtype
+    if precision:
+      # Model Garden spells these 'bfloat16' / 'float16'; Keras 'mixed_...'.
+      performance.set_mixed_precision_policy(precision.replace('mixed_', ''))
+    strategy = build_strategy(params, cpu_replicas)
+    logging.info('Training on %d replica(s) of %s; global batch %d = %s per '
+                 'replica.', strategy.num_replicas_in_sync,
+                 type(strategy).__name__,
+                 params.task.train_data.global_batch_size,
+                 params.task.train_data.global_batch_size /
+                 strategy.num_replicas_in_sync)
+    with strategy.scope():
+      task = task_factory.get_task(params.task, logging_dir=model_dir)
+      trainer = train_utils.create_trainer(
+          params, task, train='train' in mode,
+          evaluate='eval' in mode or run_post_eval,
+          checkpoint_exporter=train_lib.maybe_create_best_ckpt_exporter(
+              params, model_dir),
+          trainer_cls=functools.partial(trainer_lib.GuardedTrainer,
+                                        replay_input=deterministic))
+    trainer_lib.check_checkpoint_matches(trainer, model_dir)
+    try:
+      model, eval_logs = train_lib.run_experiment(
+          distribution_strategy=strategy, task=task, mode=mode, params=params,
+          model_dir=model_dir, run_post_eval=run_post_eval, trainer=trainer)
+    except tf.errors.DataLossError as e:
+      # The first 'DATA_LOSS: corrupted record at N' line, not the graph dump.
+      found = re.search(r'DATA_LOSS:\s*([^\n\[]+)', e.message)
+      reason = (found.group(1) if found else e.message).strip()
+      raise ValueError(
+          f'Corrupt input data ({reason}) in '
+          f'task.train_data.input_path={params.task.train_data.input_path!r} '
+          'or task.validation_data.input_path='
+          f'{params.task.validation_data.input_path!r}.') from e
+  if eval_logs:
+    trainer_lib.write_eval_metrics(model_dir, eval_logs, trainer.global_step.numpy())
+  return model, eval_logs
+
+
+@contextlib.contextmanager
+def _removed_if_no_checkpoint(model_dir: str):
+  """Removes model_dir if it is new and the block fails before a checkpoint.
+
+  A run that fails on bad input leaves nothing behind; a run that fails later
+  keeps its checkpoints (the good ones: see `GuardedTrainer`).
+  """
+  is_new = not tf.io.gfile.exists(model_dir)
+  try:
+    yield
+  except BaseException:
+    if is_new and tf.io.gfile.exists(model_dir) and (
+        tf.train.latest_checkpoint(model_dir) is None):
+      tf.io.gfile.rmtree(model_dir)
+    raise
 
 
 def main(_) -> None:
   gin.parse_config_files_and_bindings(FLAGS.gin_file, FLAGS.gin_params)
+  registry_imports.get_exp_config(FLAGS.experiment)  # A clear unknown-name error.
   params = train_utils.parse_configuration(FLAGS)
   _, eval_logs = run(params, FLAGS.model_dir, FLAGS.mode, FLAGS.cpu_replicas,
-                     seed=FLAGS.seed)
+                     seed=FLAGS.seed, deterministic=FLAGS.deterministic)
   if eval_logs:
-    logs = {k: float(v) for k, v in eval_logs.items()
-            if tf.rank(v) == 0}  # Scalars only: no confusion matrices.
+    logs = {k: float(v) for k, v in eval_logs.items() if tf.rank(v) == 0}
     print('Final evaluation:', pprint.pformat(logs), flush=True)
     if 'accuracy' in logs:
       print(f'Validation accuracy: {logs["accuracy"]:.4f}', flush=True)

@@ -7,6 +7,7 @@ import tf_keras
 
 from official.core import task_factory
 from official.projects.group_norm.configs import image_classification as cls_cfg
+from official.projects.group_norm.data import input_checks
 from official.projects.group_norm.data import make_digits
 from official.projects.group_norm.modeling import norms
 from official.vision.tasks import image_classification as mg_cls
@@ -54,5 +55,6 @@ class ImageClassificationTask(mg_cls.ImageClassificationTask):
     if self.task_config.make_digits_if_missing and not tf.io.gfile.glob(
         params.input_path):
       make_digits.make_digits(os.path.dirname(params.input_path) or '.')
+    input_checks.check_input_path(params)
     return super().build_inputs(params, input_context)
 

@@ -12,6 +12,8 @@ import tensorflow as tf
 import tf_keras
 
 from official.core import task_factory
+from official.core import train_utils
+from official.projects.group_norm import registry_imports
 from official.projects.group_norm import train
 from official.projects.group_norm.tasks import image_classification as gn_task
 from tests.official.projects.group_norm.conftest import digits_params
@@ -104,3 +106,96 @@ def test_check_norms_refuses_a_model_of_the_wrong_norm(data_dir):
   with pytest.raises(ValueError, match=r"built for norm 'batch_norm' contains "
                      r"\['GroupNormalization'\]"):
     gn_task.check_norms(model, 'batch_norm')
+
+
+# Bad input: a clear error, and no run folder left behind.
+
+
+def _fails_cleanly(params, tmp_path, match, error=ValueError):
+  model_dir = tmp_path / 'run'
+  with pytest.raises(error, match=match):
+    train.run(params, str(model_dir), 'train', cpu_replicas=2,
+              run_post_eval=False)
+  assert not model_dir.exists()
+
+
+def test_unknown_norm_name(data_dir, tmp_path):
+  params = digits_params(data_dir)
+  params.override({'task': {'model': {'backbone': {'resnet_gn': {
+      'norm': 'group_nrom'}}}}})
+  _fails_cleanly(params, tmp_path, r"Unknown norm 'group_nrom'.*group_norm")
+
+
+def test_groups_not_dividing_the_channels_names_the_layer(data_dir, tmp_path):
+  params = digits_params(data_dir)
+  params.override({'task': {'model': {'backbone': {'resnet_gn': {
+      'groups': 7}}}}})
+  _fails_cleanly(params, tmp_path,
+                 r"Layer 'stem_norm': The number of channels \(16\) must be "
+                 r"a multiple of `groups`; received groups=7")
+
+
+@pytest.mark.parametrize('path, match', [
+    ('', r'task.train_data.input_path is empty'),
+    ('/nonexistent/train*.tfrecord',
+     r"task.train_data.input_path='/nonexistent/train\*.tfrecord' matches "
+     'no file'),
+])
+def test_missing_data_path(data_dir, tmp_path, path, match):
+  params = digits_params(data_dir)
+  params.override({'task': {'make_digits_if_missing': False,
+                            'train_data': {'input_path': path}}})
+  _fails_cleanly(params, tmp_path, match)
+
+
+def test_empty_data_file(data_dir, tmp_path):
+  empty = tmp_path / 'empty.tfrecord'
+  empty.write_bytes(b'')
+  params = digits_params(data_dir)
+  params.override({'task': {'make_digits_if_missing': False,
+                            'train_data': {'input_path': str(empty)}}})
+  _fails_cleanly(params, tmp_path, r'all 1 matching file\(s\) are empty')
+
+
+def test_corrupt_tfrecord(data_dir, tmp_path):
+  del data_dir
+  corrupt = tmp_path / 'corrupt.tfrecord'
+  with tf.io.TFRecordWriter(str(corrupt)) as writer:
+    for _ in range(4):
+      writer.write(b'x' * 1000)
+  data = bytearray(corrupt.read_bytes())
+  data[1500:1600] = b'\xff' * 100  # Damage the second record's payload.
+  corrupt.write_bytes(bytes(data))
+  params = digits_params(str(tmp_path / 'unused'))
+  params.override({'task': {'make_digits_if_missing': False,
+                            'train_data': {'input_path': str(corrupt)}}})
+  _fails_cleanly(params, tmp_path / 'x',
+                 r"Corrupt input data \(corrupted record at \d+\) in "
+                 r"task.train_data.input_path='.*corrupt.tfrecord'")
+
+
+def test_deterministic_needs_a_seed(data_dir, tmp_path):
+  with pytest.raises(ValueError, match='needs a seed'):
+    train.run(digits_params(data_dir), str(tmp_path), 'train',
+              deterministic=True)
+
+
+def test_unknown_experiment_lists_the_projects():
+  with pytest.raises(ValueError, match=r"Unknown experiment 'resnet_gn_digit'"
+                     r".*\['resnet50_gn_imagenet', 'resnet_gn_digits'"):
+    registry_imports.get_exp_config('resnet_gn_digit')
+
+
+@pytest.mark.parametrize('via', ['params_override', 'config_file'])
+def test_unknown_config_key(tmp_path, via):
+  override = 'task.model.backbone.resnet_gn.nrom=group_norm'
+  config_file = tmp_path / 'bad.yaml'
+  config_file.write_text(
+      'task:\n  model:\n    backbone:\n      resnet_gn:\n        nrom: x\n')
+  options = train_utils.ParseConfigOptions(
+      experiment='resnet_gn_digits',
+      config_file=[str(config_file)] if via == 'config_file' else [],
+      params_override=override if via == 'params_override' else '')
+  with pytest.raises(KeyError, match=r"The key 'nrom' does not exist in "
+                     r"<class '.*ResNetGN'>"):
+    train_utils.parse_configuration(options)
