@@ -6,13 +6,20 @@ r"""Trains and evaluates the project's experiments with Model Garden's trainer.
 
 Flags are Model Garden's (`--experiment`, `--mode`, `--model_dir`,
 `--config_file`, `--params_override`, `--tpu`, `--gin_file`, ...) plus
-`--cpu_replicas` and `--seed`. Underneath it is Model Garden's `train_lib` on Orbit:
-checkpoints and resumption from `--model_dir`, TensorBoard summaries and
-`params.yaml` there. The strategy comes from `runtime.distribution_strategy`
+`--cpu_replicas`, `--seed` and `--deterministic`. Underneath it is Model
+Garden's `train_lib` on Orbit: checkpoints and resumption from `--model_dir`,
+TensorBoard summaries and `params.yaml` there, and after an evaluation
+`eval_metrics.json`. The strategy comes from `runtime.distribution_strategy`
 (`mirrored`, `multi_worker_mirrored`, `tpu`, `one_device`); on a machine
 without GPUs, `--cpu_replicas=K` splits the CPU into K logical devices and
 MirroredStrategy runs one replica on each, so per-replica batches are real:
 global batch 8 on 4 replicas is 2 images per replica.
+
+The trainer is Model Garden's with guards (trainer.py): a non-finite loss or
+weights stop training before a checkpoint is written; a model_dir whose
+checkpoint another model wrote is refused; `--deterministic` makes a killed and
+resumed run end with the weights of an uninterrupted one. A run that fails
+before its first checkpoint (bad config, data path, ...) leaves no model_dir.
 """
 
 import contextlib
