@@ -159,7 +159,8 @@ def run(params, model_dir: str, mode: str, cpu_replicas: int = 0,
           'or task.validation_data.input_path='
           f'{params.task.validation_data.input_path!r}.') from e
   if eval_logs:
-    trainer_lib.write_eval_metrics(model_dir, eval_logs, trainer.global_step.numpy())
+    trainer_lib.write_eval_metrics(model_dir, eval_logs,
+                                   trainer.global_step.numpy())
   return model, eval_logs
 
 
@@ -187,7 +188,7 @@ def main(_) -> None:
   _, eval_logs = run(params, FLAGS.model_dir, FLAGS.mode, FLAGS.cpu_replicas,
                      seed=FLAGS.seed, deterministic=FLAGS.deterministic)
   if eval_logs:
-    logs = {k: float(v) for k, v in eval_logs.items() if tf.rank(v) == 0}
+    logs = trainer_lib.scalar_metrics(eval_logs)
     print('Final evaluation:', pprint.pformat(logs), flush=True)
     if 'accuracy' in logs:
       print(f'Validation accuracy: {logs["accuracy"]:.4f}', flush=True)

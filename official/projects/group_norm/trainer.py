@@ -123,6 +123,11 @@ def _leaf(variable_name: str) -> str:
 EVAL_METRICS_FILE = 'eval_metrics.json'
 
 
+def scalar_metrics(logs) -> dict:
+  """The scalar entries of evaluation logs as floats (no confusion matrices)."""
+  return {k: float(v) for k, v in logs.items() if tf.rank(v) == 0}
+
+
 def write_eval_metrics(model_dir: str, logs, global_step: int) -> dict:
   """Writes the final evaluation's scalars to `model_dir/eval_metrics.json`.
 
@@ -130,8 +135,7 @@ def write_eval_metrics(model_dir: str, logs, global_step: int) -> dict:
     The written dict: the scalar metrics (no confusion matrices) and
     `global_step`, the step they were measured at.
   """
-  metrics = {k: float(v) for k, v in logs.items() if tf.rank(v) == 0}
-  metrics['global_step'] = int(global_step)
+  metrics = {**scalar_metrics(logs), 'global_step': int(global_step)}
   path = os.path.join(model_dir, EVAL_METRICS_FILE)
   tmp = f'{path}.tmp{os.getpid()}'  # Atomic: readers never see half a file.
   with tf.io.gfile.GFile(tmp, 'w') as f:
