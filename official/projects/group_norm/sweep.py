@@ -122,12 +122,18 @@ def cell_overrides(params, cell: Cell, replicas: int,
   return overrides
 
 
-def run_cell(experiment: str, cell: Cell, replicas: int, run_dir: str,
-             params_override: str = '',
-             base_learning_rate: Optional[float] = None) -> Dict:
-  """Trains and evaluates one cell in a subprocess; returns its result row."""
-  params = registry_imports.get_exp_config(experiment)
-  overrides = cell_overrides(params, cell, replicas, base_learning_rate)
+def run_cell(experiment: str, cell: Cell, overrides: Dict, replicas: int,
+             run_dir: str, params_override: str = '') -> Dict:
+  """Trains and evaluates one cell in a subprocess; returns its result row.
+
+  Args:
+    experiment: the registered experiment.
+    cell: norm, per-replica batch and seed.
+    overrides: `cell_overrides(...)` of this cell.
+    replicas: replicas in sync.
+    run_dir: a new folder for the run.
+    params_override: extra overrides for train.py, applied last.
+  """
   os.makedirs(run_dir)
   cell_yaml = os.path.join(run_dir, 'cell.yaml')
   with open(cell_yaml, 'w') as f:
@@ -266,8 +272,9 @@ def sweep(experiment: str, norms: Sequence[str],
   cells = [Cell(n, b, s) for s in seeds
            for b in sorted(per_replica_batch_sizes, reverse=True)
            for n in norms]
-  for cell in cells:  # Fail before any run.
-    cell_overrides(params, cell, cpu_replicas, base_learning_rate)
+  # Every cell's config up front: a bad one fails now, not mid-sweep.
+  overrides = {cell: cell_overrides(params, cell, cpu_replicas,
+                                    base_learning_rate) for cell in cells}
   _check_settings(output_dir, {'experiment': experiment,
                                'cpu_replicas': cpu_replicas,
                                'params_override': params_override,
@@ -281,8 +288,8 @@ def sweep(experiment: str, norms: Sequence[str],
     run_dir = os.path.join(output_dir, 'runs', cell.name)
     if os.path.exists(run_dir):  # Interrupted earlier: start it over.
       shutil.rmtree(run_dir)
-    row = run_cell(experiment, cell, cpu_replicas, run_dir, params_override,
-                   base_learning_rate)
+    row = run_cell(experiment, cell, overrides[cell], cpu_replicas, run_dir,
+                   params_override)
     write_results(output_dir, load_results(output_dir, cells))
     elapsed = time.monotonic() - start
     eta = elapsed / i * (len(todo) - i)
