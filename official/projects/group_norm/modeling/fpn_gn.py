@@ -12,6 +12,7 @@ from typing import Mapping, Optional
 import tensorflow as tf
 import tf_keras
 
+from official.projects.group_norm.modeling import feature_model
 from official.projects.group_norm.modeling import norms
 from official.vision.modeling.decoders import factory
 from official.vision.ops import spatial_transform_ops
@@ -20,7 +21,7 @@ layers = tf_keras.layers
 
 
 @tf_keras.utils.register_keras_serializable(package='GroupNorm')
-class FPNGN(tf_keras.Model):
+class FPNGN(feature_model.FeatureModel):
   """Feature pyramid (Lin et al., 2017) with a pluggable norm.
 
   Args:
@@ -56,7 +57,7 @@ class FPNGN(tf_keras.Model):
           f'FPN levels {min_level}..{max_level} need the backbone to start at '
           f'or below min_level and min_level <= max_level; the backbone has '
           f'levels {levels}.')
-    self._config = dict(
+    config = dict(
         input_specs=input_specs, min_level=min_level, max_level=max_level,
         num_filters=num_filters, norm=norm, groups=groups,
         norm_epsilon=norm_epsilon, norm_momentum=norm_momentum,
@@ -90,20 +91,7 @@ class FPNGN(tf_keras.Model):
       outputs[str(level)] = layers.MaxPool2D(
           pool_size=1, strides=2, padding='same', name=f'pool_{level}')(
               outputs[str(level - 1)])
-    self._output_specs = {k: v.get_shape() for k, v in outputs.items()}
-    super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-
-  @property
-  def output_specs(self) -> Mapping[str, tf.TensorShape]:
-    """Level name -> static shape, as Model Garden's decoders expose."""
-    return self._output_specs
-
-  def get_config(self):
-    return dict(self._config)
-
-  @classmethod
-  def from_config(cls, config, custom_objects=None):
-    return cls(**config)
+    super().__init__(config, inputs, outputs, **kwargs)
 
 
 @factory.register_decoder_builder('fpn_gn')

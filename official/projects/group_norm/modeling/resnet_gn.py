@@ -15,6 +15,7 @@ from typing import Optional
 
 import tf_keras
 
+from official.projects.group_norm.modeling import feature_model
 from official.projects.group_norm.modeling import norms
 from official.vision.modeling.backbones import factory
 from official.vision.modeling.backbones import resnet as mg_resnet
@@ -23,7 +24,7 @@ layers = tf_keras.layers
 
 
 @tf_keras.utils.register_keras_serializable(package='GroupNorm')
-class ResNetGN(tf_keras.Model):
+class ResNetGN(feature_model.FeatureModel):
   """ResNet-18/34/50/101/152 with a pluggable norm (Wu & He, 2018, Sec. 4).
 
   Args:
@@ -64,7 +65,7 @@ class ResNetGN(tf_keras.Model):
     if model_id not in mg_resnet.RESNET_SPECS:
       raise ValueError(f'Unknown ResNet depth model_id={model_id!r}; known: '
                        f'{sorted(mg_resnet.RESNET_SPECS)}.')
-    self._config = dict(
+    config = dict(
         model_id=model_id, input_specs=input_specs, norm=norm, groups=groups,
         norm_epsilon=norm_epsilon, norm_momentum=norm_momentum,
         zero_init_last_gamma=zero_init_last_gamma,
@@ -126,20 +127,7 @@ class ResNetGN(tf_keras.Model):
                   bottleneck=block_type == 'bottleneck',
                   name=f'l{level}_b{b}')
       endpoints[str(level)] = x
-    self._output_specs = {k: v.get_shape() for k, v in endpoints.items()}
-    super().__init__(inputs=inputs, outputs=endpoints, **kwargs)
-
-  @property
-  def output_specs(self):
-    """Endpoint name -> static shape, as Model Garden's backbones expose."""
-    return self._output_specs
-
-  def get_config(self):
-    return dict(self._config)
-
-  @classmethod
-  def from_config(cls, config, custom_objects=None):
-    return cls(**config)
+    super().__init__(config, inputs, endpoints, **kwargs)
 
 
 @factory.register_backbone_builder('resnet_gn')
