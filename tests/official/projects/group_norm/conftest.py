@@ -3,6 +3,7 @@
 import os
 
 import pytest
+import tensorflow as tf
 
 from official.core import exp_factory
 from official.projects.group_norm import train
@@ -25,6 +26,28 @@ def digits_params(data_dir, train_steps=2, global_batch=2, **runtime):
                   'validation_interval': train_steps, 'validation_steps': 2},
   }, is_strict=True)
   return params
+
+
+def checkpoint_step_and_weights(model_dir):
+  """The latest checkpoint's (global step, {name: model weight}).
+
+  Weights are the model's and backbone's variables, without optimizer slots.
+  """
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(model_dir)))
+  weights = {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()
+             if n.startswith(('model/', 'backbone/')) and
+             '.OPTIMIZER_SLOT' not in n}
+  return int(reader.get_tensor('global_step/.ATTRIBUTES/VARIABLE_VALUE')), (
+      weights)
+
+
+def copy_checkpoints(model_dir, to_dir):
+  """Copies a run's checkpoints (not its summaries or params) to to_dir."""
+  tf.io.gfile.makedirs(to_dir)
+  for name in tf.io.gfile.listdir(model_dir):
+    if name.startswith(('ckpt', 'checkpoint')):
+      tf.io.gfile.copy(os.path.join(model_dir, name),
+                       os.path.join(to_dir, name))
 
 
 @pytest.fixture(scope='session')

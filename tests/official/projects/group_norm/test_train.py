@@ -16,12 +16,9 @@ from official.core import train_utils
 from official.projects.group_norm import registry_imports
 from official.projects.group_norm import train
 from official.projects.group_norm.tasks import image_classification as gn_task
+from tests.official.projects.group_norm.conftest import checkpoint_step_and_weights
+from tests.official.projects.group_norm.conftest import copy_checkpoints
 from tests.official.projects.group_norm.conftest import digits_params
-
-
-def _global_step(model_dir):
-  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(model_dir))
-  return int(reader.get_tensor('global_step/.ATTRIBUTES/VARIABLE_VALUE'))
 
 
 def test_task_makes_its_data_on_first_use(trained, data_dir):
@@ -33,7 +30,7 @@ def test_task_makes_its_data_on_first_use(trained, data_dir):
 def test_mirrored_step_on_two_cpu_replicas(trained):
   params, model_dir, model = trained
   assert train.build_strategy(params, 2).num_replicas_in_sync == 2
-  assert _global_step(model_dir) == 2
+  assert checkpoint_step_and_weights(model_dir)[0] == 2
   assert os.path.isfile(os.path.join(model_dir, 'params.yaml'))
   kinds = {type(l).__name__ for l in model.backbone.layers}
   assert 'GroupNormalization' in kinds and 'BatchNormalization' not in kinds
@@ -43,14 +40,11 @@ def test_mirrored_step_on_two_cpu_replicas(trained):
 def test_resume_continues_the_step_count(trained, data_dir, tmp_path):
   _, model_dir, _ = trained
   resumed = str(tmp_path / 'resumed')
-  tf.io.gfile.makedirs(resumed)
-  for name in tf.io.gfile.listdir(model_dir):
-    if name.startswith(('ckpt', 'checkpoint')):
-      tf.io.gfile.copy(os.path.join(model_dir, name),
-                       os.path.join(resumed, name))
+  copy_checkpoints(model_dir, resumed)
   params = digits_params(data_dir, train_steps=3, global_batch=2)
   train.run(params, resumed, 'train', cpu_replicas=2, run_post_eval=False)
-  assert _global_step(resumed) == 3  # 2 restored + 1 new, not 3 from 0.
+  # 2 restored + 1 new, not 3 from 0.
+  assert checkpoint_step_and_weights(resumed)[0] == 3
 
 
 def test_train_step_compiles_with_xla_static_shapes(data_dir):

@@ -22,6 +22,8 @@ import pytest
 import tensorflow as tf
 import yaml
 
+from tests.official.projects.group_norm.conftest import checkpoint_step_and_weights
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__))))))
 TIMEOUT_S = 300
@@ -79,16 +81,6 @@ def _finish(process):
   return output
 
 
-def _step_and_weights(model_dir):
-  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(model_dir))
-  names = reader.get_variable_to_shape_map()
-  weights = {n: reader.get_tensor(n) for n in names
-             if n.startswith(('model/', 'backbone/')) and
-             '.OPTIMIZER_SLOT' not in n}
-  return int(reader.get_tensor('global_step/.ATTRIBUTES/VARIABLE_VALUE')), (
-      weights)
-
-
 def test_kill_and_resume_ends_with_the_uninterrupted_weights(data_dir,
                                                              tmp_path):
   config = _config_file(tmp_path, data_dir, 'resume', train_steps=30,
@@ -106,15 +98,15 @@ def test_kill_and_resume_ends_with_the_uninterrupted_weights(data_dir,
       time.sleep(0.05)
     killed.kill()  # SIGKILL: no handler, no clean-up.
     killed.wait()
-    killed_at, _ = _step_and_weights(killed_dir)
+    killed_at, _ = checkpoint_step_and_weights(killed_dir)
     assert 0 < killed_at < 30
     resumed = _start(started, killed_dir, config, tmp_path / 'resumed.log',
                      *flags)
     output = _finish(resumed)
     _finish(whole)
   assert f'train | step: {killed_at:6d} | training until step 30' in output
-  step, weights = _step_and_weights(killed_dir)
-  whole_step, whole_weights = _step_and_weights(whole_dir)
+  step, weights = checkpoint_step_and_weights(killed_dir)
+  whole_step, whole_weights = checkpoint_step_and_weights(whole_dir)
   assert step == whole_step == 30
   assert weights.keys() == whole_weights.keys() and len(weights) > 50
   for name, value in weights.items():
@@ -154,8 +146,8 @@ def test_two_workers_match_one_mirrored_process(data_dir, tmp_path):
     _finish(single)
   assert 'MultiWorkerMirroredStrategy' in outputs[0]
   assert 'on 2 replica(s)' in outputs[0]
-  step, weights = _step_and_weights(tmp_path / 'worker0')  # The chief.
-  single_step, single_weights = _step_and_weights(tmp_path / 'single')
+  step, weights = checkpoint_step_and_weights(tmp_path / 'worker0')  # The chief.
+  single_step, single_weights = checkpoint_step_and_weights(tmp_path / 'single')
   assert step == single_step == 3
   assert weights.keys() == single_weights.keys() and len(weights) > 50
   for name, value in weights.items():

@@ -6,34 +6,19 @@ import os
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from official.projects.group_norm import train
 from official.projects.group_norm import trainer as trainer_lib
+from tests.official.projects.group_norm.conftest import checkpoint_step_and_weights
+from tests.official.projects.group_norm.conftest import copy_checkpoints
 from tests.official.projects.group_norm.conftest import digits_params
-
-
-def _copy_checkpoints(model_dir, to_dir):
-  tf.io.gfile.makedirs(to_dir)
-  for name in tf.io.gfile.listdir(model_dir):
-    if name.startswith(('ckpt', 'checkpoint')):
-      tf.io.gfile.copy(os.path.join(model_dir, name),
-                       os.path.join(to_dir, name))
-
-
-def _step_and_weights(model_dir):
-  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(model_dir))
-  weights = {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
-             if k.startswith('model/')}
-  return int(reader.get_tensor('global_step/.ATTRIBUTES/VARIABLE_VALUE')), (
-      weights)
 
 
 def test_non_finite_loss_stops_before_checkpointing(trained, data_dir,
                                                     tmp_path):
   _, model_dir, _ = trained
   run_dir = str(tmp_path / 'diverging')
-  _copy_checkpoints(model_dir, run_dir)  # Good weights at step 2.
+  copy_checkpoints(model_dir, run_dir)  # Good weights at step 2.
   params = digits_params(data_dir, train_steps=6)
   params.override({'trainer': {'optimizer_config': {
       'learning_rate': {'stepwise': {'values': [math.inf] * 3}}}}})
@@ -41,7 +26,7 @@ def test_non_finite_loss_stops_before_checkpointing(trained, data_dir,
                      match=r'non-finite .* at step 3 \(in steps 3\.\.3\); '
                      'stopped before writing a checkpoint'):
     train.run(params, run_dir, 'train', cpu_replicas=2, run_post_eval=False)
-  step, weights = _step_and_weights(run_dir)
+  step, weights = checkpoint_step_and_weights(run_dir)
   assert step == 2  # The good checkpoint, not overwritten.
   assert all(np.all(np.isfinite(w)) for w in weights.values())
 
@@ -59,7 +44,7 @@ def test_resuming_a_batch_norm_checkpoint_with_group_norm_raises(
                      r"'moving_mean', 'moving_variance'\] that the model "
                      r'lacks'):
     train.run(gn, run_dir, 'train', cpu_replicas=2, run_post_eval=False)
-  assert _step_and_weights(run_dir)[0] == 1  # Untouched.
+  assert checkpoint_step_and_weights(run_dir)[0] == 1  # Untouched.
 
 
 def test_check_checkpoint_matches_accepts_its_own_checkpoint(trained):
