@@ -89,7 +89,13 @@ def build_strategy(params, cpu_replicas: int = 0) -> tf.distribute.Strategy:
       not tf.config.list_physical_devices('GPU')):
     configure_cpu_replicas(cpu_replicas)
     devices = [f'/cpu:{i}' for i in range(cpu_replicas)]
-    return tf.distribute.MirroredStrategy(devices)
+    # Not the default collective all-reduce: every new MirroredStrategy
+    # restarts its collective instance keys, so a second run in the same
+    # process (tests, notebooks) meets the first's stale instances and fails
+    # with "Shape mismatch in the collective instance". On one CPU the
+    # reduction to one device costs nothing more.
+    return tf.distribute.MirroredStrategy(
+        devices, cross_device_ops=tf.distribute.ReductionToOneDevice())
   return distribute_utils.get_distribution_strategy(
       distribution_strategy=runtime.distribution_strategy,
       all_reduce_alg=runtime.all_reduce_alg,
