@@ -90,3 +90,42 @@ def get_norm(norm: Union[str, NormConstructor],
 def is_batch_norm(norm: Union[str, NormConstructor]) -> bool:
   """Whether `norm` names one of the BatchNormalization variants."""
   return isinstance(norm, str) and norm.endswith('batch_norm')
+
+
+def norm_layer_kinds(layer) -> set:
+  """Class names of the norm layers in `layer` (a layer, model or list)."""
+  parts = layer if isinstance(layer, (list, tuple)) else [layer]
+  return {type(module).__name__
+          for part in parts for module in [part, *part.submodules]
+          if isinstance(module, tf_keras.layers.Layer)
+          and type(module).__name__.endswith('Normalization')}
+
+
+def check_norms(layer, norm: Union[str, NormConstructor, None],
+                what: str = 'model') -> None:
+  """Raises unless `layer`'s norm layers are all, and only, of kind `norm`.
+
+  A GN config must never silently give a BN model (or the reverse), e.g.
+  through a stale registry or a builder that ignores the setting.
+
+  Args:
+    layer: A layer or model, or a list of them.
+    norm: A norm-factory name, or None for "no norm layer at all". A callable
+      is not checked.
+    what: The part's name, for the message.
+
+  Raises:
+    ValueError: naming the part, its norm and the layers it holds.
+  """
+  if callable(norm):
+    return
+  kinds = norm_layer_kinds(layer)
+  if norm is None:
+    expected = set()
+  elif is_batch_norm(norm):
+    expected = {'BatchNormalization'}
+  else:
+    expected = {'GroupNormalization'}
+  if kinds != expected:
+    raise ValueError(f'The {what} built for norm {norm!r} contains '
+                     f'{sorted(kinds)}.')

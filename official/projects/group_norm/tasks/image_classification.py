@@ -13,33 +13,11 @@ from official.projects.group_norm.modeling import norms
 from official.vision.tasks import image_classification as mg_cls
 
 
-def check_norms(model: tf_keras.Model, norm: str) -> None:
-  """Raises if a model built for `norm` holds another kind of norm layer.
-
-  A GN config must never silently give a BN model (or the reverse).
-  """
-  if not isinstance(norm, str):
-    return
-  kinds = {type(layer).__name__ for layer in _walk(model)}
-  has_bn = 'BatchNormalization' in kinds
-  has_gn = 'GroupNormalization' in kinds
-  if norms.is_batch_norm(norm) and has_gn or (
-      not norms.is_batch_norm(norm) and has_bn):
-    raise ValueError(f'The model built for norm {norm!r} contains '
-                     f'{sorted(k for k in kinds if "Normalization" in k)}.')
-
-
 def check_model_norms(model: tf_keras.Model, model_config) -> None:
-  """`check_norms` for a model built from `model_config` with a ResNet-GN."""
+  """`norms.check_norms` for a model built from a config with a ResNet-GN."""
   backbone = model_config.backbone
   if backbone.type == 'resnet_gn':
-    check_norms(model, backbone.resnet_gn.norm)
-
-
-def _walk(layer):
-  yield layer
-  for sub in getattr(layer, 'layers', []):
-    yield from _walk(sub)
+    norms.check_norms(model, backbone.resnet_gn.norm)
 
 
 @task_factory.register_task_cls(cls_cfg.ImageClassificationTask)

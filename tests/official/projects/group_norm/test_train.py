@@ -15,7 +15,7 @@ from official.core import task_factory
 from official.core import train_utils
 from official.projects.group_norm import registry_imports
 from official.projects.group_norm import train
-from official.projects.group_norm.tasks import image_classification as gn_task
+from official.projects.group_norm.modeling import norms
 from tests.official.projects.group_norm.conftest import checkpoint_step_and_weights
 from tests.official.projects.group_norm.conftest import copy_checkpoints
 from tests.official.projects.group_norm.conftest import digits_params
@@ -77,10 +77,10 @@ def test_mixed_bfloat16_builds_and_runs_a_step(data_dir, tmp_path):
   try:
     model, _ = train.run(params, str(tmp_path), 'train', cpu_replicas=2,
                          run_post_eval=False)
-    norms = [l for l in model.backbone.layers
-             if type(l).__name__ == 'GroupNormalization']
-    assert norms and norms[0].compute_dtype == 'bfloat16'
-    assert norms[0].gamma.dtype == tf.float32
+    gn_layers = [l for l in model.backbone.layers
+                 if type(l).__name__ == 'GroupNormalization']
+    assert gn_layers and gn_layers[0].compute_dtype == 'bfloat16'
+    assert gn_layers[0].gamma.dtype == tf.float32
   finally:
     tf_keras.mixed_precision.set_global_policy('float32')
 
@@ -99,7 +99,7 @@ def test_check_norms_refuses_a_model_of_the_wrong_norm(data_dir):
   model = task_factory.get_task(params.task).build_model()
   with pytest.raises(ValueError, match=r"built for norm 'batch_norm' contains "
                      r"\['GroupNormalization'\]"):
-    gn_task.check_norms(model, 'batch_norm')
+    norms.check_norms(model, 'batch_norm')
 
 
 # Bad input: a clear error, and no run folder left behind.
@@ -176,7 +176,9 @@ def test_deterministic_needs_a_seed(data_dir, tmp_path):
 
 def test_unknown_experiment_lists_the_projects():
   with pytest.raises(ValueError, match=r"Unknown experiment 'resnet_gn_digit'"
-                     r".*\['resnet50_gn_imagenet', 'resnet_gn_digits'"):
+                     r".*\['maskrcnn_gn_shapes', 'maskrcnn_resnetfpn_gn_coco', "
+                     r"'maskrcnn_resnetfpn_gn_coco_scratch', "
+                     r"'resnet50_gn_imagenet', 'resnet_gn_digits'\]"):
     registry_imports.get_exp_config('resnet_gn_digit')
 
 
