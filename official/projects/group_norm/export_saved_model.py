@@ -1,4 +1,4 @@
-r"""Exports a trained ResNet-GN classifier as a SavedModel.
+r"""Exports a trained ResNet-GN classifier or Mask R-CNN-GN as a SavedModel.
 
   python -m official.projects.group_norm.export_saved_model \
       --experiment=resnet_gn_digits --checkpoint_path=/tmp/gn_digits \
@@ -8,8 +8,11 @@ Builds the serving model from the experiment (plus `--config_file` /
 `--params_override`, e.g. the run's `params.yaml`), restores
 `--checkpoint_path` (a checkpoint or a model_dir: its latest checkpoint), and
 writes `export_dir/saved_model` with a `serving_default` signature taking an
-`image_tensor` uint8 batch `[N, H, W, 3]` and returning logits and
-probabilities. Refuses to overwrite an existing export.
+`image_tensor` uint8 batch `[N, H, W, 3]`. A classifier returns logits and
+probabilities; a Mask R-CNN returns Model Garden's detection outputs
+(`detection_boxes` in pixels, `detection_classes`, `detection_scores`,
+`num_detections`, `detection_masks` per box, `image_info`). Refuses to
+overwrite an existing export.
 """
 
 import os
@@ -20,6 +23,8 @@ import tensorflow as tf
 
 from official.modeling import hyperparams
 from official.projects.group_norm import registry_imports
+from official.projects.group_norm.configs import maskrcnn as maskrcnn_cfg
+from official.projects.group_norm.serving import detection
 from official.projects.group_norm.serving import image_classification
 from official.vision.serving import export_saved_model_lib
 
@@ -39,7 +44,11 @@ def export(params, checkpoint_path: str, export_dir: str,
       raise ValueError(f'No checkpoint in {checkpoint_path}.')
     checkpoint_path = latest
   image_size = list(params.task.model.input_size[:2])
-  module = image_classification.ClassificationModule(
+  if isinstance(params.task, maskrcnn_cfg.MaskRCNNTask):
+    module_cls = detection.DetectionModule
+  else:
+    module_cls = image_classification.ClassificationModule
+  module = module_cls(
       params=params, batch_size=batch_size, input_image_size=image_size,
       input_type='image_tensor', num_channels=3)
   export_saved_model_lib.export_inference_graph(

@@ -6,9 +6,11 @@ are imported; train.py, export_saved_model.py and tests import this.
 
 # pylint: disable=unused-import
 from official.projects.group_norm.configs import image_classification as _cls_configs
+from official.projects.group_norm.configs import maskrcnn as _maskrcnn_configs
 from official.projects.group_norm.modeling import fpn_gn as _fpn_gn
 from official.projects.group_norm.modeling import resnet_gn as _resnet_gn
 from official.projects.group_norm.tasks import image_classification as _cls_task
+from official.projects.group_norm.tasks import maskrcnn as _maskrcnn_task
 from official.vision import registry_imports as _vision_registry
 
 from official.core import config_definitions as _cfg  # pylint: disable=g-bad-import-order

@@ -6,7 +6,9 @@ import pytest
 import tensorflow as tf
 
 from official.core import exp_factory
+from official.modeling import hyperparams
 from official.projects.group_norm import train
+from official.projects.group_norm.data import make_shapes
 
 
 def digits_params(data_dir, train_steps=2, global_batch=2, **runtime):
@@ -20,6 +22,32 @@ def digits_params(data_dir, train_steps=2, global_batch=2, **runtime):
           'validation_data': {
               'input_path': os.path.join(data_dir, 'validation.tfrecord'),
               'global_batch_size': 8},
+      },
+      'trainer': {'train_steps': train_steps, 'steps_per_loop': 1,
+                  'checkpoint_interval': 1, 'summary_interval': 1,
+                  'validation_interval': train_steps, 'validation_steps': 2},
+  }, is_strict=True)
+  return params
+
+
+def shapes_params(shapes_dir, train_steps=2, config_file=None):
+  """maskrcnn_gn_shapes, shortened for tests, on the data in shapes_dir.
+
+  The tiny data set (8 training, 4 validation images) is made by the
+  `shapes_dir` fixture; evaluation covers all 4 validation images.
+  """
+  params = exp_factory.get_exp_config('maskrcnn_gn_shapes')
+  if config_file:
+    params = hyperparams.override_params_dict(params, config_file,
+                                              is_strict=True)
+  params.override({
+      'task': {
+          'annotation_file': os.path.join(shapes_dir, 'val',
+                                          'instances.json'),
+          'train_data': {'input_path': make_shapes.tfrecord_path(
+              shapes_dir, 'train')},
+          'validation_data': {'input_path': make_shapes.tfrecord_path(
+              shapes_dir, 'val')},
       },
       'trainer': {'train_steps': train_steps, 'steps_per_loop': 1,
                   'checkpoint_interval': 1, 'summary_interval': 1,
@@ -63,3 +91,22 @@ def trained(data_dir):  # pylint: disable=redefined-outer-name
   model, _ = train.run(params, model_dir, 'train', cpu_replicas=2,
                        run_post_eval=False)
   return params, model_dir, model
+
+
+@pytest.fixture(scope='session')
+def shapes_dir(tmp_path_factory):
+  """A tiny synthetic-shapes data set: 8 training and 4 validation images."""
+  path = str(tmp_path_factory.mktemp('shapes'))
+  make_shapes.make_shapes(path, num_train=8, num_val=4)
+  return path
+
+
+@pytest.fixture(scope='session')
+def trained_maskrcnn(shapes_dir, tmp_path_factory):  # pylint: disable=redefined-outer-name
+  """maskrcnn_gn_shapes: 2 steps on 2 CPU replicas at 1 image each, then one
+  COCO evaluation. Returns (params, model_dir, model, eval_logs)."""
+  model_dir = str(tmp_path_factory.mktemp('maskrcnn_run'))
+  params = shapes_params(shapes_dir, train_steps=2)
+  model, eval_logs = train.run(params, model_dir, 'train', cpu_replicas=2,
+                               run_post_eval=True, seed=0)
+  return params, model_dir, model, eval_logs

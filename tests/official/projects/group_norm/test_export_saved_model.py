@@ -47,3 +47,39 @@ def test_export_without_checkpoint_raises(trained, tmp_path):
   params, _, _ = trained
   with pytest.raises(ValueError, match='No checkpoint in'):
     export_saved_model.export(params, str(tmp_path), str(tmp_path / 'e'))
+
+
+def test_maskrcnn_export_serves_the_keras_models_detections(
+    trained_maskrcnn, tmp_path):
+  params, model_dir, _, _ = trained_maskrcnn
+  # Two steps do not lift any score over the usual 0.05: keep every box, so
+  # that boxes, classes, scores and masks all have values to compare.
+  params = params.replace(task={'model': {'detection_generator': {
+      'pre_nms_score_threshold': 0.0}}})
+  saved_model_dir = export_saved_model.export(params, model_dir,
+                                              str(tmp_path / 'export'))
+  size = params.task.model.input_size[0]
+  # Images at the model's size: serving neither resizes nor pads them, so its
+  # boxes are in the same pixels as the Keras model's.
+  images = np.random.default_rng(1).integers(
+      0, 256, size=(2, size, size, 3)).astype(np.uint8)
+  served = tf.saved_model.load(saved_model_dir).signatures['serving_default'](
+      tf.constant(images))
+
+  model = task_factory.get_task(params.task).build_model()
+  tf.train.Checkpoint(model=model).read(
+      tf.train.latest_checkpoint(model_dir)).expect_partial()
+  normalized = preprocess_ops.normalize_image(
+      tf.cast(images, tf.float32), offset=preprocess_ops.MEAN_RGB,
+      scale=preprocess_ops.STDDEV_RGB)
+  expected = model(normalized, image_shape=tf.constant([[size, size]] * 2),
+                   training=False)
+  assert int(tf.reduce_min(expected['num_detections'])) > 0
+  np.testing.assert_array_equal(served['num_detections'],
+                                expected['num_detections'])
+  np.testing.assert_array_equal(served['detection_classes'],
+                                expected['detection_classes'])
+  for key, atol in (('detection_boxes', 1e-3), ('detection_scores', 1e-5),
+                    ('detection_masks', 1e-4)):
+    np.testing.assert_allclose(served[key], expected[key], atol=atol,
+                               err_msg=key)

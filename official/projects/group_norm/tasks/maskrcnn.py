@@ -1,0 +1,63 @@
+"""Mask R-CNN with GN: Model Garden's task with the GN model builder."""
+
+import os
+
+import tensorflow as tf
+import tf_keras
+
+from official.core import task_factory
+from official.projects.group_norm.configs import maskrcnn as maskrcnn_cfg
+from official.projects.group_norm.data import input_checks
+from official.projects.group_norm.data import make_shapes
+from official.projects.group_norm.modeling import maskrcnn_gn
+from official.vision.tasks import maskrcnn as mg_maskrcnn
+
+
+def l2_regularizer(task_config):
+  """Model Garden's kernel regularizer (halved to match tf.nn.l2_loss)."""
+  decay = task_config.losses.l2_weight_decay
+  return tf_keras.regularizers.l2(decay / 2.0) if decay else None
+
+
+def _is_checkpoint(path: str) -> bool:
+  """Whether `path` is a checkpoint, or a folder with one."""
+  if tf.io.gfile.isdir(path):
+    return tf.train.latest_checkpoint(path) is not None
+  return tf.io.gfile.exists(path + '.index')
+
+
+@task_factory.register_task_cls(maskrcnn_cfg.MaskRCNNTask)
+class MaskRCNNTask(mg_maskrcnn.MaskRCNNTask):
+  """Model Garden's Mask R-CNN task; `build_model` builds the GN model.
+
+  Training, losses, COCO evaluation (box and mask AP) and checkpoint
+  initialisation are Model Garden's own.
+  """
+
+  def build_model(self) -> tf_keras.Model:
+    model_config = self.task_config.model
+    model = maskrcnn_gn.build_maskrcnn_gn(
+        tf_keras.layers.InputSpec(shape=[None] + model_config.input_size),
+        model_config, l2_regularizer(self.task_config))
+    if self.task_config.freeze_backbone:
+      model.backbone.trainable = False
+    # Creates the variables, as Model Garden's task does.
+    model(tf_keras.Input(model_config.input_size),
+          image_shape=tf_keras.layers.Input([2]), training=False)
+    return model
+
+  def initialize(self, model: tf_keras.Model) -> None:
+    path = self.task_config.init_checkpoint
+    if path and not _is_checkpoint(path):
+      raise ValueError(
+          f'task.init_checkpoint={path!r} is neither a checkpoint nor a '
+          'folder holding one (e.g. the model_dir of a resnet50_gn_imagenet '
+          'run); set it, or to "" to train from scratch.')
+    super().initialize(model)
+
+  def build_inputs(self, params, input_context=None) -> tf.data.Dataset:
+    if self.task_config.make_shapes_if_missing and not tf.io.gfile.glob(
+        params.input_path):
+      make_shapes.make_shapes(os.path.dirname(params.input_path) or '.')
+    input_checks.check_input_path(params)
+    return super().build_inputs(params, input_context)

@@ -1,0 +1,96 @@
+"""Mask R-CNN-GN through the project's train script: training, COCO eval,
+checkpoint initialisation, data made on first use."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from official.core import task_factory
+from official.projects.group_norm.data import make_shapes
+from official.projects.group_norm.tasks import maskrcnn as maskrcnn_task
+from tests.official.projects.group_norm.conftest import shapes_params
+
+
+def test_one_mirrored_step_at_one_image_per_replica(trained_maskrcnn):
+  params, model_dir, model, _ = trained_maskrcnn
+  assert params.task.train_data.global_batch_size == 2
+  variable = model.backbone.trainable_variables[0]
+  assert len(variable.values) == 2  # Mirrored over 2 CPU replicas.
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(model_dir))
+  assert reader.get_tensor('global_step/.ATTRIBUTES/VARIABLE_VALUE') == 2
+  names = [n for n in reader.get_variable_to_shape_map()
+           if n.startswith(('backbone/', 'decoder/', 'rpn_head/',
+                            'detection_head/', 'mask_head/'))]
+  assert {n.split('/')[0] for n in names} == {
+      'backbone', 'decoder', 'rpn_head', 'detection_head', 'mask_head'}
+  assert all(np.isfinite(reader.get_tensor(n)).all() for n in names)
+
+
+def test_coco_evaluation_reports_box_and_mask_ap(trained_maskrcnn):
+  _, model_dir, _, eval_logs = trained_maskrcnn
+  for key in ('AP', 'AP50', 'mask_AP', 'mask_AP50'):
+    assert 0.0 <= float(eval_logs[key]) <= 1.0, key
+  with open(os.path.join(model_dir, 'eval_metrics.json')) as f:
+    written = json.load(f)
+  assert written['global_step'] == 2
+  assert written['mask_AP'] == pytest.approx(
+      float(eval_logs['mask_AP']))
+
+
+def test_backbone_initialises_from_a_classification_checkpoint(
+    trained, shapes_dir, tmp_path):
+  """A ResNet-GN classifier's checkpoint (as resnet50_gn_imagenet writes one)
+  initialises the Mask R-CNN backbone through `task.init_checkpoint`."""
+  _, classifier_dir, _ = trained  # resnet_gn_digits: ResNet-18 x 0.25, G=8.
+  params = shapes_params(shapes_dir)
+  params.override({'task': {
+      'init_checkpoint': classifier_dir, 'init_checkpoint_modules': 'backbone',
+      'model': {'backbone': {'resnet_gn': {'depth_multiplier': 0.25}}}}},
+                  is_strict=True)
+  task = task_factory.get_task(params.task)
+  model = task.build_model()
+  task.initialize(model)
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(classifier_dir))
+  saved = {name: reader.get_tensor(name)
+           for name in reader.get_variable_to_shape_map()
+           if name.startswith('backbone/') and '.OPTIMIZER_SLOT' not in name}
+  # Write what the model now holds, under the same object paths.
+  probe = tf.train.load_checkpoint(tf.train.Checkpoint(
+      backbone=model.backbone).write(str(tmp_path / 'probe')))
+  assert len(saved) > 20
+  for name, value in saved.items():
+    np.testing.assert_array_equal(probe.get_tensor(name), value, err_msg=name)
+
+
+def test_missing_init_checkpoint_is_a_clear_error(shapes_dir, tmp_path):
+  params = shapes_params(shapes_dir)
+  params.override({'task': {'init_checkpoint': str(tmp_path / 'nothing')}},
+                  is_strict=True)
+  task = task_factory.get_task(params.task)
+  with pytest.raises(ValueError, match=r"task.init_checkpoint=.*nothing' is "
+                     r'neither a checkpoint nor a folder holding one'):
+    task.initialize(model=None)
+
+
+def test_shapes_are_made_on_first_use(shapes_dir, tmp_path, monkeypatch):
+  made = []
+
+  def fake_make_shapes(output_dir):  # The real one is tested in data/.
+    made.append(output_dir)
+    for split in ('train', 'val'):
+      tf.io.gfile.copy(make_shapes.tfrecord_path(shapes_dir, split),
+                       make_shapes.tfrecord_path(output_dir, split))
+
+  monkeypatch.setattr(maskrcnn_task.make_shapes, 'make_shapes',
+                      fake_make_shapes)
+  params = shapes_params(str(tmp_path))
+  task = task_factory.get_task(params.task)
+  dataset = task.build_inputs(params.task.train_data)
+  images, _ = next(iter(dataset))
+  assert made == [str(tmp_path)]
+  assert images.shape[0] == 2
+  task.build_inputs(params.task.validation_data)
+  assert made == [str(tmp_path)]  # Not again once the files are there.
