@@ -22,11 +22,19 @@ DIGITS_TRAIN_EXAMPLES = 1437  # 80% of scikit-learn's 1797 digits.
 DIGITS_IMAGE_SIZE = 32  # The 8x8 digits, upscaled so a ResNet stem fits.
 
 
+def default_data_dir(name: str) -> str:
+  """Where an experiment makes its data: ~/.cache/gn_keras/<name>.
+
+  $GN_<NAME>_DIR overrides it (e.g. $GN_DIGITS_DIR, $GN_SHAPES_DIR).
+  """
+  return os.environ.get(
+      f'GN_{name.upper()}_DIR',
+      os.path.join(os.path.expanduser('~'), '.cache', 'gn_keras', name))
+
+
 def default_digits_dir() -> str:
   """Where `resnet_gn_digits` keeps its TFRecords ($GN_DIGITS_DIR overrides)."""
-  return os.environ.get(
-      'GN_DIGITS_DIR',
-      os.path.join(os.path.expanduser('~'), '.cache', 'gn_keras', 'digits'))
+  return default_data_dir('digits')
 
 
 @dataclasses.dataclass

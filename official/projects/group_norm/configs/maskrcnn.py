@@ -31,9 +31,7 @@ SHAPES_IMAGE_SIZE = 128
 
 def default_shapes_dir() -> str:
   """Where `maskrcnn_gn_shapes` keeps its data ($GN_SHAPES_DIR overrides)."""
-  return os.environ.get(
-      'GN_SHAPES_DIR',
-      os.path.join(os.path.expanduser('~'), '.cache', 'gn_keras', 'shapes'))
+  return cls_cfg.default_data_dir('shapes')
 
 
 @dataclasses.dataclass
@@ -101,7 +99,7 @@ def _sgd_stepwise(base_lr, boundaries, warmup_steps, warmup_factor):
 
 def _coco_experiment(init_checkpoint: Optional[str], train_steps: int,
                      boundaries) -> cfg.ExperimentConfig:
-  """The paper's COCO setup (Sec. 5.1) with a given schedule."""
+  """The paper's COCO setup with a given schedule."""
   train_batch_size, eval_batch_size = 16, 8
   base = mg_maskrcnn.maskrcnn_resnetfpn_coco()
   data = dict(dtype='float32')
@@ -156,7 +154,7 @@ def maskrcnn_resnetfpn_gn_coco() -> cfg.ExperimentConfig:
 
 @exp_factory.register_config_factory('maskrcnn_resnetfpn_gn_coco_scratch')
 def maskrcnn_resnetfpn_gn_coco_scratch() -> cfg.ExperimentConfig:
-  """The paper's from-scratch variant (Sec. 5.1): no ImageNet initialisation.
+  """The paper's from-scratch variant: no ImageNet initialisation.
 
   Same model; the longer 3x schedule (270k steps, lr / 10 at 210k and 250k),
   as Detectron's scratch GN configs use.

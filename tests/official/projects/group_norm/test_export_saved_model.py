@@ -11,6 +11,21 @@ from official.projects.group_norm import export_saved_model
 from official.vision.ops import preprocess_ops
 
 
+def _restored_model(params, model_dir):
+  """The Keras model of `params` with the run's latest weights."""
+  model = task_factory.get_task(params.task).build_model()
+  tf.train.Checkpoint(model=model).read(
+      tf.train.latest_checkpoint(model_dir)).expect_partial()
+  return model
+
+
+def _normalized(images):
+  """What serving does to uint8 images before the model."""
+  return preprocess_ops.normalize_image(
+      tf.cast(images, tf.float32), offset=preprocess_ops.MEAN_RGB,
+      scale=preprocess_ops.STDDEV_RGB)
+
+
 def test_export_serves_the_keras_models_outputs(trained, tmp_path):
   params, model_dir, _ = trained
   export_dir = str(tmp_path / 'export')
@@ -21,13 +36,8 @@ def test_export_serves_the_keras_models_outputs(trained, tmp_path):
   loaded = tf.saved_model.load(saved_model_dir)
   served = loaded.signatures['serving_default'](tf.constant(images))
 
-  model = task_factory.get_task(params.task).build_model()
-  tf.train.Checkpoint(model=model).read(
-      tf.train.latest_checkpoint(model_dir)).expect_partial()
-  normalized = preprocess_ops.normalize_image(
-      tf.cast(images, tf.float32), offset=preprocess_ops.MEAN_RGB,
-      scale=preprocess_ops.STDDEV_RGB)
-  expected = model(normalized, training=False)
+  expected = _restored_model(params, model_dir)(_normalized(images),
+                                                training=False)
   np.testing.assert_allclose(served['logits'], expected, atol=1e-4)
   np.testing.assert_allclose(served['probs'], tf.nn.softmax(expected),
                              atol=1e-5)
@@ -66,14 +76,9 @@ def test_maskrcnn_export_serves_the_keras_models_detections(
   served = tf.saved_model.load(saved_model_dir).signatures['serving_default'](
       tf.constant(images))
 
-  model = task_factory.get_task(params.task).build_model()
-  tf.train.Checkpoint(model=model).read(
-      tf.train.latest_checkpoint(model_dir)).expect_partial()
-  normalized = preprocess_ops.normalize_image(
-      tf.cast(images, tf.float32), offset=preprocess_ops.MEAN_RGB,
-      scale=preprocess_ops.STDDEV_RGB)
-  expected = model(normalized, image_shape=tf.constant([[size, size]] * 2),
-                   training=False)
+  expected = _restored_model(params, model_dir)(
+      _normalized(images), image_shape=tf.constant([[size, size]] * 2),
+      training=False)
   assert int(tf.reduce_min(expected['num_detections'])) > 0
   np.testing.assert_array_equal(served['num_detections'],
                                 expected['num_detections'])
