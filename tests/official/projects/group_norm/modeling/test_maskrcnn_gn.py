@@ -111,3 +111,16 @@ def test_unsupported_options_raise(override, name):
                      name.replace('.', r'\.')):
     _build(config)
 
+
+
+def test_the_coco_recipe_builds_with_gn_everywhere_but_the_rpn():
+  """The paper's R50-FPN GN model (at a small input, to build quickly)."""
+  params = exp_factory.get_exp_config('maskrcnn_resnetfpn_gn_coco')
+  model = maskrcnn_gn.build_maskrcnn_gn(
+      tf_keras.layers.InputSpec(shape=[None, 256, 256, 3]), params.task.model)
+  assert norms.norm_layer_kinds(model.backbone) == {'GroupNormalization'}
+  assert norms.norm_layer_kinds(model.mask_head) == {'GroupNormalization'}
+  assert not norms.norm_layer_kinds(model.rpn_head)
+  gn_layers = [l for l in model.decoder.submodules
+               if type(l).__name__ == 'GroupNormalization']
+  assert gn_layers and all(l.groups == 32 for l in gn_layers)
