@@ -16,7 +16,7 @@ For each norm it runs the project's train script in its own process:
 
 Exits non-zero if GN's box or mask AP is below `--min_box_ap` /
 `--min_mask_ap`, or if GN does not beat BN on both: the paper's claim at this
-scale, as a benchmark anyone can rerun (about 20 minutes a norm on 2 cores).
+scale, as a benchmark anyone can rerun (about 15 minutes a norm on 2 cores).
 """
 
 import json

@@ -1,6 +1,6 @@
 """The Mask R-CNN shapes benchmark: its commands, table and pass/fail rule.
 
-The benchmark's runs themselves take about 20 minutes a norm; they are not
+The benchmark's runs themselves take about 15 minutes a norm; they are not
 part of the suite (the README quotes the command and its numbers)."""
 
 import json
