@@ -73,7 +73,9 @@ class ImageClassificationTask(mg_cls.ImageClassificationTask):
   make_digits_if_missing: bool = False
 
 
-def _sgd_stepwise(base_lr, boundaries, warmup_steps):
+def sgd_stepwise(base_lr, boundaries, warmup_steps, warmup_factor=0.0):
+  """SGD (momentum 0.9), lr / 10 at each boundary, linear warm-up from
+  `base_lr * warmup_factor`."""
   return optimization.OptimizationConfig({
       'optimizer': {'type': 'sgd', 'sgd': {'momentum': 0.9}},
       'learning_rate': {
@@ -84,7 +86,8 @@ def _sgd_stepwise(base_lr, boundaries, warmup_steps):
           },
       },
       'warmup': {'type': 'linear', 'linear': {
-          'warmup_steps': warmup_steps, 'warmup_learning_rate': 0.0}},
+          'warmup_steps': warmup_steps,
+          'warmup_learning_rate': base_lr * warmup_factor}},
   })
 
 
@@ -119,7 +122,7 @@ def resnet50_gn_imagenet() -> cfg.ExperimentConfig:
       train_steps=100 * steps_per_epoch,
       validation_steps=IMAGENET_VAL_EXAMPLES // batch_size,
       validation_interval=steps_per_epoch,
-      optimizer_config=_sgd_stepwise(
+      optimizer_config=sgd_stepwise(
           0.1 * batch_size / 256,
           [30 * steps_per_epoch, 60 * steps_per_epoch, 90 * steps_per_epoch],
           warmup_steps=5 * steps_per_epoch))
@@ -167,7 +170,7 @@ def resnet_gn_digits() -> cfg.ExperimentConfig:
       validation_interval=steps_per_epoch,
       max_to_keep=2,
       best_checkpoint_export_subdir='',
-      optimizer_config=_sgd_stepwise(
+      optimizer_config=sgd_stepwise(
           0.1 * batch_size / 32, [4 * steps_per_epoch, 5 * steps_per_epoch],
           warmup_steps=steps_per_epoch // 4))
   return cfg.ExperimentConfig(

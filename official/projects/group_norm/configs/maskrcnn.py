@@ -16,7 +16,6 @@ from typing import Optional
 
 from official.core import config_definitions as cfg
 from official.core import exp_factory
-from official.modeling import optimization
 from official.projects.group_norm.configs import decoders
 from official.projects.group_norm.configs import image_classification as cls_cfg
 from official.vision.configs import common
@@ -85,18 +84,6 @@ class MaskRCNNTask(mg_maskrcnn.MaskRCNNTask):
   make_shapes_if_missing: bool = False
 
 
-def _sgd_stepwise(base_lr, boundaries, warmup_steps, warmup_factor):
-  return optimization.OptimizationConfig({
-      'optimizer': {'type': 'sgd', 'sgd': {'momentum': 0.9}},
-      'learning_rate': {'type': 'stepwise', 'stepwise': {
-          'boundaries': boundaries,
-          'values': [base_lr * 0.1**i for i in range(len(boundaries) + 1)]}},
-      'warmup': {'type': 'linear', 'linear': {
-          'warmup_steps': warmup_steps,
-          'warmup_learning_rate': base_lr * warmup_factor}},
-  })
-
-
 def _coco_experiment(init_checkpoint: Optional[str], train_steps: int,
                      boundaries) -> cfg.ExperimentConfig:
   """The paper's COCO setup with a given schedule."""
@@ -132,7 +119,7 @@ def _coco_experiment(init_checkpoint: Optional[str], train_steps: int,
       summary_interval=steps_per_loop,
       checkpoint_interval=steps_per_loop,
       # Detectron's: lr 0.02 for batch 16, warm-up from lr / 3 over 500 steps.
-      optimizer_config=_sgd_stepwise(0.02, boundaries, 500, 1 / 3))
+      optimizer_config=cls_cfg.sgd_stepwise(0.02, boundaries, 500, 1 / 3))
   return cfg.ExperimentConfig(
       runtime=cfg.RuntimeConfig(distribution_strategy='mirrored'),
       task=task, trainer=trainer, restrictions=base.restrictions)
@@ -220,7 +207,7 @@ def maskrcnn_gn_shapes() -> cfg.ExperimentConfig:
       checkpoint_interval=500,
       max_to_keep=2,
       best_checkpoint_export_subdir='',
-      optimizer_config=_sgd_stepwise(
+      optimizer_config=cls_cfg.sgd_stepwise(
           0.02, [int(train_steps * 2 / 3), int(train_steps * 8 / 9)],
           warmup_steps=200, warmup_factor=1 / 3))
   return cfg.ExperimentConfig(

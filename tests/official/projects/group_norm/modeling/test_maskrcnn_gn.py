@@ -28,9 +28,9 @@ def _model_config(config_file=None):
   return params.task.model
 
 
-def _build(model_config, l2=None):
+def _build(model_config, l2=None, size=SIZE):
   return maskrcnn_gn.build_maskrcnn_gn(
-      tf_keras.layers.InputSpec(shape=[None, SIZE, SIZE, 3]), model_config,
+      tf_keras.layers.InputSpec(shape=[None, size, size, 3]), model_config,
       l2)
 
 
@@ -116,8 +116,7 @@ def test_unsupported_options_raise(override, name):
 def test_the_coco_recipe_builds_with_gn_everywhere_but_the_rpn():
   """The paper's R50-FPN GN model (at a small input, to build quickly)."""
   params = exp_factory.get_exp_config('maskrcnn_resnetfpn_gn_coco')
-  model = maskrcnn_gn.build_maskrcnn_gn(
-      tf_keras.layers.InputSpec(shape=[None, 256, 256, 3]), params.task.model)
+  model = _build(params.task.model, size=256)
   assert norms.norm_layer_kinds(model.backbone) == {'GroupNormalization'}
   assert norms.norm_layer_kinds(model.mask_head) == {'GroupNormalization'}
   assert not norms.norm_layer_kinds(model.rpn_head)
