@@ -18,18 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 import gn_keras
-
-
-def load_digits(seed: int = 0):
-  """Returns (x_train, y_train, x_val, y_val): 8x8x1 images scaled to [0, 1]."""
-  from sklearn import datasets  # pylint: disable=g-import-not-at-top
-  digits = datasets.load_digits()
-  x = (digits.images / 16.0).astype('float32')[..., None]
-  y = digits.target.astype('int32')
-  order = np.random.default_rng(seed).permutation(len(x))
-  x, y = x[order], y[order]
-  split = int(0.8 * len(x))
-  return x[:split], y[:split], x[split:], y[split:]
+from gn_keras.datasets import load_digits
 
 
 def build_model(groups: int = 4) -> keras.Model:
@@ -48,6 +37,7 @@ def build_model(groups: int = 4) -> keras.Model:
 
 
 def main(argv=None):
+  """Trains, saves, reloads and compares; returns the validation accuracy."""
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--output_dir', default=None,
                       help='Where to save the models. Defaults to a new '

@@ -1,0 +1,1 @@
+"""Config dataclasses and registered experiments (Model Garden's layout)."""

@@ -10,10 +10,9 @@ import os
 
 from official.core import config_definitions as cfg
 from official.core import exp_factory
-from official.modeling import hyperparams
-from official.modeling import optimization
-from official.vision.configs import backbones
-from official.vision.configs import common
+from official.projects.group_norm.configs import backbones
+from official.projects.group_norm.configs import common
+from official.vision.configs import common as mg_common
 from official.vision.configs import image_classification as mg_cls
 
 IMAGENET_TRAIN_EXAMPLES = mg_cls.IMAGENET_TRAIN_EXAMPLES
@@ -22,45 +21,18 @@ DIGITS_TRAIN_EXAMPLES = 1437  # 80% of scikit-learn's 1797 digits.
 DIGITS_IMAGE_SIZE = 32  # The 8x8 digits, upscaled so a ResNet stem fits.
 
 
-def default_data_dir(name: str) -> str:
-  """Where an experiment makes its data: ~/.cache/gn_keras/<name>.
-
-  $GN_<NAME>_DIR overrides it (e.g. $GN_DIGITS_DIR, $GN_SHAPES_DIR).
-  """
-  return os.environ.get(
-      f'GN_{name.upper()}_DIR',
-      os.path.join(os.path.expanduser('~'), '.cache', 'gn_keras', name))
-
-
-def default_digits_dir() -> str:
-  """Where `resnet_gn_digits` keeps its TFRecords ($GN_DIGITS_DIR overrides)."""
-  return default_data_dir('digits')
-
-
-@dataclasses.dataclass
-class ResNetGN(hyperparams.Config):
-  """ResNet with a pluggable norm; see modeling/resnet_gn.py."""
-  model_id: int = 50
-  depth_multiplier: float = 1.0
-  norm: str = 'group_norm'  # Any name of modeling.norms.NORM_NAMES.
-  groups: int = 32
-  norm_epsilon: float = 1e-5
-  zero_init_last_gamma: bool = True
-  # Apply the L2 weight decay to the norms' gamma and beta too (the paper's
-  # ImageNet recipe does; Mask R-CNN fine-tuning does not).
-  norm_weight_decay: bool = True
-
-
-@dataclasses.dataclass
-class Backbone(backbones.Backbone):
-  """Model Garden's backbone one-of, plus `resnet_gn`."""
-  resnet_gn: ResNetGN = dataclasses.field(default_factory=ResNetGN)
-
-
 @dataclasses.dataclass
 class ImageClassificationModel(mg_cls.ImageClassificationModel):
-  backbone: Backbone = dataclasses.field(
-      default_factory=lambda: Backbone(type='resnet_gn'))
+  """Model Garden's classification model config with the `resnet_gn` one-of.
+
+  `norm_activation` sets every norm's epsilon and momentum and the
+  activation; `use_sync_bn` is refused (use `norm: sync_batch_norm`).
+  """
+  backbone: backbones.Backbone = dataclasses.field(
+      default_factory=lambda: backbones.Backbone(type='resnet_gn'))
+  norm_activation: mg_common.NormActivation = dataclasses.field(
+      default_factory=lambda: mg_common.NormActivation(
+          norm_momentum=0.9, norm_epsilon=1e-5, use_sync_bn=False))
 
 
 @dataclasses.dataclass
@@ -71,24 +43,6 @@ class ImageClassificationTask(mg_cls.ImageClassificationTask):
   # Write scikit-learn's digits as TFRecords to the data paths' folder when
   # the train/validation paths match no file (resnet_gn_digits only).
   make_digits_if_missing: bool = False
-
-
-def sgd_stepwise(base_lr, boundaries, warmup_steps, warmup_factor=0.0):
-  """SGD (momentum 0.9), lr / 10 at each boundary, linear warm-up from
-  `base_lr * warmup_factor`."""
-  return optimization.OptimizationConfig({
-      'optimizer': {'type': 'sgd', 'sgd': {'momentum': 0.9}},
-      'learning_rate': {
-          'type': 'stepwise',
-          'stepwise': {
-              'boundaries': boundaries,
-              'values': [base_lr * 0.1**i for i in range(len(boundaries) + 1)],
-          },
-      },
-      'warmup': {'type': 'linear', 'linear': {
-          'warmup_steps': warmup_steps,
-          'warmup_learning_rate': base_lr * warmup_factor}},
-  })
 
 
 @exp_factory.register_config_factory('resnet50_gn_imagenet')
@@ -107,9 +61,10 @@ def resnet50_gn_imagenet() -> cfg.ExperimentConfig:
       model=ImageClassificationModel(
           num_classes=1001,
           input_size=[224, 224, 3],
-          backbone=Backbone(type='resnet_gn',
-                            resnet_gn=ResNetGN(model_id=50, groups=32)),
-          norm_activation=common.NormActivation(
+          backbone=backbones.Backbone(
+              type='resnet_gn',
+              resnet_gn=backbones.ResNetGN(model_id=50, groups=32)),
+          norm_activation=mg_common.NormActivation(
               norm_momentum=0.9, norm_epsilon=1e-5, use_sync_bn=False)),
       losses=mg_cls.Losses(l2_weight_decay=1e-4, label_smoothing=0.0),
       train_data=base.task.train_data.replace(global_batch_size=batch_size),
@@ -122,7 +77,7 @@ def resnet50_gn_imagenet() -> cfg.ExperimentConfig:
       train_steps=100 * steps_per_epoch,
       validation_steps=IMAGENET_VAL_EXAMPLES // batch_size,
       validation_interval=steps_per_epoch,
-      optimizer_config=sgd_stepwise(
+      optimizer_config=common.sgd_stepwise(
           0.1 * batch_size / 256,
           [30 * steps_per_epoch, 60 * steps_per_epoch, 90 * steps_per_epoch],
           warmup_steps=5 * steps_per_epoch))
@@ -141,17 +96,18 @@ def resnet_gn_digits() -> cfg.ExperimentConfig:
   batch_size = 8
   steps_per_epoch = DIGITS_TRAIN_EXAMPLES // batch_size
   epochs = 6
-  data_dir = default_digits_dir()
+  data_dir = common.default_data_dir('digits')
   data = dict(aug_crop=False, aug_rand_hflip=False, shuffle_buffer_size=2000,
               cycle_length=1, seed=0)
   task = ImageClassificationTask(
       model=ImageClassificationModel(
           num_classes=10,
           input_size=[DIGITS_IMAGE_SIZE, DIGITS_IMAGE_SIZE, 3],
-          backbone=Backbone(type='resnet_gn', resnet_gn=ResNetGN(
-              model_id=18, depth_multiplier=0.25, groups=8)),
-          norm_activation=common.NormActivation(
-              norm_momentum=0.9, norm_epsilon=1e-5)),
+          backbone=backbones.Backbone(
+              type='resnet_gn', resnet_gn=backbones.ResNetGN(
+                  model_id=18, depth_multiplier=0.25, groups=8)),
+          norm_activation=mg_common.NormActivation(
+              norm_momentum=0.9, norm_epsilon=1e-5, use_sync_bn=False)),
       losses=mg_cls.Losses(l2_weight_decay=1e-4, label_smoothing=0.0),
       train_data=mg_cls.DataConfig(
           input_path=os.path.join(data_dir, 'train.tfrecord'),
@@ -170,7 +126,7 @@ def resnet_gn_digits() -> cfg.ExperimentConfig:
       validation_interval=steps_per_epoch,
       max_to_keep=2,
       best_checkpoint_export_subdir='',
-      optimizer_config=sgd_stepwise(
+      optimizer_config=common.sgd_stepwise(
           0.1 * batch_size / 32, [4 * steps_per_epoch, 5 * steps_per_epoch],
           warmup_steps=steps_per_epoch // 4))
   return cfg.ExperimentConfig(

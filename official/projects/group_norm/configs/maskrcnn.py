@@ -2,9 +2,10 @@
 
 Model Garden's Mask R-CNN config, with three differences: the backbone and
 decoder one-ofs know `resnet_gn` and `fpn_gn`, and each head config carries
-its own norm (`norm`, `groups`, `norm_epsilon`). The builder
-(modeling/maskrcnn_gn.py) reads them; Model Garden's `norm_activation` then
-only sets the activation and BatchNorm's momentum.
+its own norm (`norm`, and `groups` or `group_size`). The builder
+(modeling/maskrcnn_gn.py) reads them. Model Garden's `norm_activation` is the
+one source of every part's norm epsilon, momentum and activation; its
+`use_sync_bn` is refused (the norm name 'sync_batch_norm' says it).
 
 Switching every norm to BatchNorm is one flag:
 `--config_file=official/projects/group_norm/configs/experiments/maskrcnn_gn_shapes_bn.yaml`.
@@ -16,62 +17,58 @@ from typing import Optional
 
 from official.core import config_definitions as cfg
 from official.core import exp_factory
+from official.projects.group_norm.configs import backbones
+from official.projects.group_norm.configs import common
 from official.projects.group_norm.configs import decoders
-from official.projects.group_norm.configs import image_classification as cls_cfg
-from official.vision.configs import common
+from official.vision.configs import common as mg_common
 from official.vision.configs import maskrcnn as mg_maskrcnn
 
-COCO_TRAIN_EXAMPLES = 118287
 COCO_VAL_EXAMPLES = 5000
 SHAPES_TRAIN_EXAMPLES = 2000
 SHAPES_VAL_EXAMPLES = 200
 SHAPES_IMAGE_SIZE = 128
 
 
-def default_shapes_dir() -> str:
-  """Where `maskrcnn_gn_shapes` keeps its data ($GN_SHAPES_DIR overrides)."""
-  return cls_cfg.default_data_dir('shapes')
-
-
 @dataclasses.dataclass
 class RPNHead(mg_maskrcnn.RPNHead):
   """Model Garden's RPN head config plus its norm (none, as in the paper)."""
-  norm: Optional[str] = None  # None, or a name of modeling.norms.NORM_NAMES.
-  groups: int = 32
-  norm_epsilon: float = 1e-5
+  # None (no norm: the convs get biases) or a modeling.norms.NORM_NAMES name.
+  norm: Optional[str] = None
+  groups: Optional[int] = 32  # Null to use group_size.
+  group_size: Optional[int] = None
 
 
 @dataclasses.dataclass
 class DetectionHead(mg_maskrcnn.DetectionHead):
   """Model Garden's box head config plus its norm: "4conv1fc" with GN."""
   norm: str = 'group_norm'
-  groups: int = 32
-  norm_epsilon: float = 1e-5
+  groups: Optional[int] = 32  # Null to use group_size.
+  group_size: Optional[int] = None
 
 
 @dataclasses.dataclass
 class MaskHead(mg_maskrcnn.MaskHead):
   """Model Garden's mask head config plus its norm."""
   norm: str = 'group_norm'
-  groups: int = 32
-  norm_epsilon: float = 1e-5
+  groups: Optional[int] = 32  # Null to use group_size.
+  group_size: Optional[int] = None
 
 
 @dataclasses.dataclass
 class MaskRCNN(mg_maskrcnn.MaskRCNN):
   """Model Garden's Mask R-CNN config with GN everywhere but the RPN."""
-  backbone: cls_cfg.Backbone = dataclasses.field(
-      default_factory=lambda: cls_cfg.Backbone(
+  backbone: backbones.Backbone = dataclasses.field(
+      default_factory=lambda: backbones.Backbone(
           type='resnet_gn',
-          resnet_gn=cls_cfg.ResNetGN(norm_weight_decay=False)))
+          resnet_gn=backbones.ResNetGN(norm_weight_decay=False)))
   decoder: decoders.Decoder = dataclasses.field(
       default_factory=lambda: decoders.Decoder(type='fpn_gn'))
   rpn_head: RPNHead = dataclasses.field(default_factory=RPNHead)
   detection_head: DetectionHead = dataclasses.field(
       default_factory=DetectionHead)
   mask_head: Optional[MaskHead] = dataclasses.field(default_factory=MaskHead)
-  norm_activation: common.NormActivation = dataclasses.field(
-      default_factory=lambda: common.NormActivation(
+  norm_activation: mg_common.NormActivation = dataclasses.field(
+      default_factory=lambda: mg_common.NormActivation(
           norm_momentum=0.9, norm_epsilon=1e-5, use_sync_bn=False))
 
 
@@ -96,8 +93,9 @@ def _coco_experiment(init_checkpoint: Optional[str], train_steps: int,
       annotation_file=base.task.annotation_file,
       model=MaskRCNN(
           num_classes=91, input_size=[1024, 1024, 3], include_mask=True,
-          backbone=cls_cfg.Backbone(type='resnet_gn', resnet_gn=cls_cfg.ResNetGN(
-              model_id=50, groups=32, norm_weight_decay=False)),
+          backbone=backbones.Backbone(
+              type='resnet_gn', resnet_gn=backbones.ResNetGN(
+                  model_id=50, groups=32, norm_weight_decay=False)),
           decoder=decoders.Decoder(type='fpn_gn', fpn_gn=decoders.FPNGN(
               num_filters=256, groups=32)),
           detection_head=DetectionHead(num_convs=4, num_fcs=1, fc_dims=1024),
@@ -119,7 +117,7 @@ def _coco_experiment(init_checkpoint: Optional[str], train_steps: int,
       summary_interval=steps_per_loop,
       checkpoint_interval=steps_per_loop,
       # Detectron's: lr 0.02 for batch 16, warm-up from lr / 3 over 500 steps.
-      optimizer_config=cls_cfg.sgd_stepwise(0.02, boundaries, 500, 1 / 3))
+      optimizer_config=common.sgd_stepwise(0.02, boundaries, 500, 1 / 3))
   return cfg.ExperimentConfig(
       runtime=cfg.RuntimeConfig(distribution_strategy='mirrored'),
       task=task, trainer=trainer, restrictions=base.restrictions)
@@ -160,7 +158,7 @@ def maskrcnn_gn_shapes() -> cfg.ExperimentConfig:
   """
   batch_size = 2
   groups = 8
-  data_dir = default_shapes_dir()
+  data_dir = common.default_data_dir('shapes')
   norm = dict(groups=groups)
   parser = mg_maskrcnn.Parser(aug_rand_hflip=True, max_num_instances=8,
                               rpn_batch_size_per_im=128, mask_crop_size=28)
@@ -173,9 +171,10 @@ def maskrcnn_gn_shapes() -> cfg.ExperimentConfig:
           input_size=[SHAPES_IMAGE_SIZE, SHAPES_IMAGE_SIZE, 3],
           min_level=2, max_level=5,
           anchor=mg_maskrcnn.Anchor(anchor_size=4.0),
-          backbone=cls_cfg.Backbone(type='resnet_gn', resnet_gn=cls_cfg.ResNetGN(
-              model_id=18, depth_multiplier=0.5, norm_weight_decay=False,
-              **norm)),
+          backbone=backbones.Backbone(
+              type='resnet_gn', resnet_gn=backbones.ResNetGN(
+                  model_id=18, depth_multiplier=0.5, norm_weight_decay=False,
+                  **norm)),
           decoder=decoders.Decoder(type='fpn_gn', fpn_gn=decoders.FPNGN(
               num_filters=64, **norm)),
           rpn_head=RPNHead(num_filters=64, **norm),
@@ -207,7 +206,7 @@ def maskrcnn_gn_shapes() -> cfg.ExperimentConfig:
       checkpoint_interval=500,
       max_to_keep=2,
       best_checkpoint_export_subdir='',
-      optimizer_config=cls_cfg.sgd_stepwise(
+      optimizer_config=common.sgd_stepwise(
           0.02, [int(train_steps * 2 / 3), int(train_steps * 8 / 9)],
           warmup_steps=200, warmup_factor=1 / 3))
   return cfg.ExperimentConfig(

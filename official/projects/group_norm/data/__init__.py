@@ -1,0 +1,1 @@
+"""Makers of the embedded default data (digits, synthetic shapes)."""

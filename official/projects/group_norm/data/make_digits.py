@@ -3,7 +3,7 @@ r"""Writes scikit-learn's digits as Model Garden classification TFRecords.
 Each example holds `image/encoded` (a PNG, the 8x8 digit upscaled to 32x32
 and repeated over RGB) and `image/class/label`, the keys Model Garden's
 classification decoder reads. The 80/20 train/validation split is
-deterministic (a fixed permutation), the same as gn_keras.demo's.
+deterministic (gn_keras.datasets.load_digits, which the demo uses too).
 
   python -m official.projects.group_norm.data.make_digits --output_dir=DIR
 """
@@ -17,7 +17,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from gn_keras import demo
+from gn_keras import datasets
 
 TRAIN_FILE = 'train.tfrecord'
 VALIDATION_FILE = 'validation.tfrecord'
@@ -54,7 +54,7 @@ def make_digits(output_dir: str, image_size: int = 32, seed: int = 0) -> dict:
     raise ValueError(f'image_size must be a multiple of 8 (the digits are '
                      f'8x8); received {image_size}.')
   os.makedirs(output_dir, exist_ok=True)
-  x_train, y_train, x_val, y_val = demo.load_digits(seed)
+  x_train, y_train, x_val, y_val = datasets.load_digits(seed)
   paths = {}
   for name, images, labels in ((TRAIN_FILE, x_train, y_train),
                                (VALIDATION_FILE, x_val, y_val)):
@@ -75,6 +75,7 @@ def make_digits(output_dir: str, image_size: int = 32, seed: int = 0) -> dict:
 
 
 def main(_):
+  """Writes the TFRecords to --output_dir."""
   paths = make_digits(flags.FLAGS.output_dir, flags.FLAGS.image_size,
                       flags.FLAGS.seed)
   for path in paths.values():

@@ -69,7 +69,7 @@ def _polygon(kind: str, centre: Tuple[float, float], radius: float,
 
 def make_image(rng: np.random.Generator, size: int, max_shapes: int,
                photographs: List[np.ndarray]):
-  """One image and its shapes: (uint8 [size, size, 3], [(category, polygon)])."""
+  """One image and its shapes: (uint8 [size, size, 3], [(class, polygon)])."""
   image = Image.fromarray(_background(rng, size, photographs))
   draw = ImageDraw.Draw(image)
   placed: List[Tuple[float, float, float]] = []
@@ -170,6 +170,7 @@ def make_shapes(output_dir: str, num_train: int = 2000, num_val: int = 200,
 
 
 def main(_):
+  """Writes the data set to --output_dir."""
   paths = make_shapes(FLAGS.output_dir, FLAGS.num_train, FLAGS.num_val,
                       FLAGS.image_size, FLAGS.max_shapes, FLAGS.seed)
   for split, path in paths.items():

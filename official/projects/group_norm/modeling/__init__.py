@@ -1,0 +1,1 @@
+"""The norm factory and the backbones, decoders and heads built on it."""

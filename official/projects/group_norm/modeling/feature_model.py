@@ -24,8 +24,10 @@ class FeatureModel(tf_keras.Model):
     return self._output_specs
 
   def get_config(self):
+    """The constructor's arguments."""
     return dict(self._config)
 
   @classmethod
   def from_config(cls, config, custom_objects=None):
+    """Rebuilds the model from `get_config()`."""
     return cls(**config)

@@ -30,7 +30,10 @@ class FPNGN(feature_model.FeatureModel):
     max_level: Highest output level. Defaults to 6 (P6).
     num_filters: Channels of every level. Defaults to 256.
     norm: A norm-factory name or callable. Defaults to 'group_norm'.
-    groups: Groups for 'group_norm'. Defaults to 32.
+    groups: Groups of 'group_norm'. Defaults to 32. None to use
+      `group_size`.
+    group_size: Channels per group of 'group_norm', the alternative to
+      `groups`. Defaults to None.
     norm_epsilon: Epsilon of every norm. Defaults to 1e-5.
     norm_momentum: Moving-average momentum (BatchNorm only). Defaults to 0.99.
     kernel_initializer: Initializer of the convolutions.
@@ -44,7 +47,8 @@ class FPNGN(feature_model.FeatureModel):
                max_level: int = 6,
                num_filters: int = 256,
                norm='group_norm',
-               groups: int = 32,
+               groups: Optional[int] = 32,
+               group_size: Optional[int] = None,
                norm_epsilon: float = 1e-5,
                norm_momentum: float = 0.99,
                kernel_initializer='VarianceScaling',
@@ -60,10 +64,13 @@ class FPNGN(feature_model.FeatureModel):
     config = dict(
         input_specs=input_specs, min_level=min_level, max_level=max_level,
         num_filters=num_filters, norm=norm, groups=groups,
-        norm_epsilon=norm_epsilon, norm_momentum=norm_momentum,
+        group_size=group_size, norm_epsilon=norm_epsilon,
+        norm_momentum=norm_momentum,
         kernel_initializer=kernel_initializer,
         kernel_regularizer=kernel_regularizer)
-    make_norm = norms.get_norm(norm, groups=groups)
+    make_norm = norms.get_norm(norm, groups=groups, group_size=group_size)
+    if make_norm is None:
+      raise ValueError('FPNGN needs a norm; received norm=None.')
 
     def conv_norm(x, kernel_size, name):
       x = layers.Conv2D(num_filters, kernel_size, padding='same',
@@ -105,6 +112,7 @@ def build_fpn_gn(
     raise ValueError(f'build_fpn_gn got decoder type '
                      f'{model_config.decoder.type!r}, expected "fpn_gn".')
   config = model_config.decoder.get()
+  norm_kwargs = norms.norm_kwargs(model_config.norm_activation)
   return FPNGN(
       input_specs=input_specs,
       min_level=model_config.min_level,
@@ -112,6 +120,7 @@ def build_fpn_gn(
       num_filters=config.num_filters,
       norm=config.norm,
       groups=config.groups,
-      norm_epsilon=config.norm_epsilon,
-      norm_momentum=model_config.norm_activation.norm_momentum,
+      group_size=config.group_size,
+      norm_epsilon=norm_kwargs['epsilon'],
+      norm_momentum=norm_kwargs['momentum'],
       kernel_regularizer=l2_regularizer)

@@ -30,31 +30,31 @@ def _he_normal():
       scale=2.0, mode='fan_out', distribution='untruncated_normal')
 
 
-def _conv_stack(prefix: str, num_convs: int, num_filters: int, norm,
-                groups: int, norm_epsilon: float, norm_momentum: float,
-                kernel_regularizer) -> List[Tuple[layers.Layer, layers.Layer]]:
+def _conv_stack(prefix: str, num_convs: int, num_filters: int,
+                make_norm: Optional[norms.NormConstructor], norm_epsilon: float,
+                norm_momentum: float, kernel_regularizer
+                ) -> List[Tuple[layers.Layer, Optional[layers.Layer]]]:
   """(conv, norm or None) pairs; a conv has a bias only without a norm."""
-  make_norm = norms.get_norm(norm, groups=groups) if norm else None
   stack = []
   for i in range(num_convs):
     conv = layers.Conv2D(
         num_filters, 3, padding='same', use_bias=make_norm is None,
         kernel_initializer=_he_normal(), kernel_regularizer=kernel_regularizer,
         name=f'{prefix}-conv_{i}')
-    norm_layer = make_norm(
+    norm_layer = None if make_norm is None else make_norm(
         axis=-1, momentum=norm_momentum, epsilon=norm_epsilon,
-        name=f'{prefix}-conv-norm_{i}') if make_norm else None
+        name=f'{prefix}-conv-norm_{i}')
     stack.append((conv, norm_layer))
   return stack
 
 
-def _apply(stack: Iterable, x: tf.Tensor) -> tf.Tensor:
-  """conv -> norm (if any) -> ReLU, for each pair of the stack."""
+def _apply(stack: Iterable, x: tf.Tensor, activation) -> tf.Tensor:
+  """Conv -> norm (if any) -> activation, for each pair of the stack."""
   for conv, norm_layer in stack:
     x = conv(x)
     if norm_layer is not None:
       x = norm_layer(x)
-    x = tf.nn.relu(x)
+    x = activation(x)
   return x
 
 
@@ -83,9 +83,13 @@ class RPNHeadGN(_HeadConfig):
     num_convs: Shared 3x3 convs. Defaults to 1.
     num_filters: Their channels. Defaults to 256.
     norm: None (the paper's RPN) or a norm-factory name. Defaults to None.
-    groups: Groups for 'group_norm'. Defaults to 32.
+    groups: Groups of 'group_norm'. Defaults to 32. None to use
+      `group_size`.
+    group_size: Channels per group of 'group_norm', the alternative to
+      `groups`. Defaults to None.
     norm_epsilon: Defaults to 1e-5.
     norm_momentum: Defaults to 0.99 (BatchNorm only).
+    activation: Activation after each norm. Defaults to 'relu'.
     kernel_regularizer: Optional.
     **kwargs: `tf_keras.layers.Layer` arguments.
   """
@@ -93,29 +97,32 @@ class RPNHeadGN(_HeadConfig):
   def __init__(self, min_level: int, max_level: int,
                num_anchors_per_location: int, num_convs: int = 1,
                num_filters: int = 256, norm: Optional[str] = None,
-               groups: int = 32, norm_epsilon: float = 1e-5,
-               norm_momentum: float = 0.99, kernel_regularizer=None, **kwargs):
+               groups: Optional[int] = 32, group_size: Optional[int] = None,
+               norm_epsilon: float = 1e-5, norm_momentum: float = 0.99,
+               activation: str = 'relu', kernel_regularizer=None, **kwargs):
     super().__init__(**kwargs)
     self._store(dict(
         min_level=min_level, max_level=max_level,
         num_anchors_per_location=num_anchors_per_location,
         num_convs=num_convs, num_filters=num_filters, norm=norm,
-        groups=groups, norm_epsilon=norm_epsilon, norm_momentum=norm_momentum,
+        groups=groups, group_size=group_size, norm_epsilon=norm_epsilon,
+        norm_momentum=norm_momentum, activation=activation,
         kernel_regularizer=kernel_regularizer))
-    self._levels = [str(l) for l in range(min_level, max_level + 1)]
-    make_norm = norms.get_norm(norm, groups=groups) if norm else None
+    self._levels = [str(level) for level in range(min_level, max_level + 1)]
+    self._activation = tf_keras.activations.get(activation)
+    make_norm = norms.get_norm(norm, groups=groups, group_size=group_size)
     # Convs are shared across levels; norms (with their statistics) are not.
     self._convs = [
-        layers.Conv2D(num_filters, 3, padding='same', use_bias=not norm,
+        layers.Conv2D(num_filters, 3, padding='same',
+                      use_bias=make_norm is None,
                       kernel_initializer=tf_keras.initializers.RandomNormal(
                           stddev=0.01),
                       kernel_regularizer=kernel_regularizer,
                       name=f'rpn-conv_{i}') for i in range(num_convs)]
     self._norms = {
-        level: [make_norm(axis=-1, momentum=norm_momentum,
-                          epsilon=norm_epsilon,
-                          name=f'rpn-conv-norm_{level}_{i}') if norm else None
-                for i in range(num_convs)]
+        level: [None if make_norm is None else make_norm(
+            axis=-1, momentum=norm_momentum, epsilon=norm_epsilon,
+            name=f'rpn-conv-norm_{level}_{i}') for i in range(num_convs)]
         for level in self._levels}
     def predictor(filters, name):  # Fresh initializer each: no shared seed.
       return layers.Conv2D(
@@ -126,9 +133,11 @@ class RPNHeadGN(_HeadConfig):
     self._box_regressor = predictor(4 * num_anchors_per_location, 'rpn-boxes')
 
   def call(self, features: Mapping[str, tf.Tensor]):
+    """{level: features} -> ({level: scores}, {level: box deltas})."""
     scores, boxes = {}, {}
     for level in self._levels:
-      x = _apply(zip(self._convs, self._norms[level]), features[level])
+      x = _apply(zip(self._convs, self._norms[level]), features[level],
+                 self._activation)
       scores[level] = self._classifier(x)
       boxes[level] = self._box_regressor(x)
     return scores, boxes
@@ -145,9 +154,13 @@ class DetectionHeadGN(_HeadConfig):
     fc_dims: Width of the one fully connected layer (no norm). Defaults to
       1024.
     norm: A norm-factory name. Defaults to 'group_norm'.
-    groups: Groups for 'group_norm'. Defaults to 32.
+    groups: Groups of 'group_norm'. Defaults to 32. None to use
+      `group_size`.
+    group_size: Channels per group of 'group_norm', the alternative to
+      `groups`. Defaults to None.
     norm_epsilon: Defaults to 1e-5.
     norm_momentum: Defaults to 0.99 (BatchNorm only).
+    activation: Activation after each norm. Defaults to 'relu'.
     class_agnostic_bbox_pred: One box per RoI instead of one per class.
     kernel_regularizer: Optional.
     **kwargs: `tf_keras.layers.Layer` arguments.
@@ -155,20 +168,24 @@ class DetectionHeadGN(_HeadConfig):
 
   def __init__(self, num_classes: int, num_convs: int = 4,
                num_filters: int = 256, fc_dims: int = 1024,
-               norm: str = 'group_norm', groups: int = 32,
-               norm_epsilon: float = 1e-5, norm_momentum: float = 0.99,
+               norm: str = 'group_norm', groups: Optional[int] = 32,
+               group_size: Optional[int] = None, norm_epsilon: float = 1e-5,
+               norm_momentum: float = 0.99, activation: str = 'relu',
                class_agnostic_bbox_pred: bool = False,
                kernel_regularizer=None, **kwargs):
     super().__init__(**kwargs)
     self._store(dict(
         num_classes=num_classes, num_convs=num_convs, num_filters=num_filters,
-        fc_dims=fc_dims, norm=norm, groups=groups, norm_epsilon=norm_epsilon,
-        norm_momentum=norm_momentum,
+        fc_dims=fc_dims, norm=norm, groups=groups, group_size=group_size,
+        norm_epsilon=norm_epsilon, norm_momentum=norm_momentum,
+        activation=activation,
         class_agnostic_bbox_pred=class_agnostic_bbox_pred,
         kernel_regularizer=kernel_regularizer))
-    self._stack = _conv_stack('detection', num_convs, num_filters, norm,
-                              groups, norm_epsilon, norm_momentum,
-                              kernel_regularizer)
+    self._activation = tf_keras.activations.get(activation)
+    self._stack = _conv_stack(
+        'detection', num_convs, num_filters,
+        norms.get_norm(norm, groups=groups, group_size=group_size),
+        norm_epsilon, norm_momentum, kernel_regularizer)
     self._fc = layers.Dense(
         fc_dims, kernel_regularizer=kernel_regularizer,
         kernel_initializer=tf_keras.initializers.VarianceScaling(
@@ -188,9 +205,9 @@ class DetectionHeadGN(_HeadConfig):
     """[batch, rois, h, w, c] -> (class logits, box deltas) per RoI."""
     _, num_rois, height, width, channels = roi_features.shape.as_list()
     x = tf.reshape(roi_features, [-1, height, width, channels])
-    x = _apply(self._stack, x)
+    x = _apply(self._stack, x, self._activation)
     x = tf.reshape(x, [-1, num_rois, height * width * x.shape[-1]])
-    x = tf.nn.relu(self._fc(x))  # No norm: it would mix the RoIs.
+    x = self._activation(self._fc(x))  # No norm: it would mix the RoIs.
     return self._classifier(x), self._box_regressor(x)
 
 
@@ -204,9 +221,13 @@ class MaskHeadGN(_HeadConfig):
     num_convs: 3x3 convs on each RoI. Defaults to 4.
     num_filters: Their channels. Defaults to 256.
     norm: A norm-factory name. Defaults to 'group_norm'.
-    groups: Groups for 'group_norm'. Defaults to 32.
+    groups: Groups of 'group_norm'. Defaults to 32. None to use
+      `group_size`.
+    group_size: Channels per group of 'group_norm', the alternative to
+      `groups`. Defaults to None.
     norm_epsilon: Defaults to 1e-5.
     norm_momentum: Defaults to 0.99 (BatchNorm only).
+    activation: Activation after each norm. Defaults to 'relu'.
     class_agnostic: One mask per RoI instead of one per class.
     kernel_regularizer: Optional.
     **kwargs: `tf_keras.layers.Layer` arguments.
@@ -214,18 +235,23 @@ class MaskHeadGN(_HeadConfig):
 
   def __init__(self, num_classes: int, upsample_factor: int = 2,
                num_convs: int = 4, num_filters: int = 256,
-               norm: str = 'group_norm', groups: int = 32,
-               norm_epsilon: float = 1e-5, norm_momentum: float = 0.99,
+               norm: str = 'group_norm', groups: Optional[int] = 32,
+               group_size: Optional[int] = None, norm_epsilon: float = 1e-5,
+               norm_momentum: float = 0.99, activation: str = 'relu',
                class_agnostic: bool = False, kernel_regularizer=None,
                **kwargs):
     super().__init__(**kwargs)
     self._store(dict(
         num_classes=num_classes, upsample_factor=upsample_factor,
         num_convs=num_convs, num_filters=num_filters, norm=norm,
-        groups=groups, norm_epsilon=norm_epsilon, norm_momentum=norm_momentum,
+        groups=groups, group_size=group_size, norm_epsilon=norm_epsilon,
+        norm_momentum=norm_momentum, activation=activation,
         class_agnostic=class_agnostic, kernel_regularizer=kernel_regularizer))
-    self._stack = _conv_stack('mask', num_convs, num_filters, norm, groups,
-                              norm_epsilon, norm_momentum, kernel_regularizer)
+    self._activation = tf_keras.activations.get(activation)
+    self._stack = _conv_stack(
+        'mask', num_convs, num_filters,
+        norms.get_norm(norm, groups=groups, group_size=group_size),
+        norm_epsilon, norm_momentum, kernel_regularizer)
     self._deconv = layers.Conv2DTranspose(
         num_filters, upsample_factor, strides=upsample_factor,
         kernel_initializer=_he_normal(), kernel_regularizer=kernel_regularizer,
@@ -240,8 +266,8 @@ class MaskHeadGN(_HeadConfig):
     roi_features, roi_classes = inputs
     _, num_rois, height, width, channels = roi_features.shape.as_list()
     x = tf.reshape(roi_features, [-1, height, width, channels])
-    x = _apply(self._stack, x)
-    x = tf.nn.relu(self._deconv(x))
+    x = _apply(self._stack, x, self._activation)
+    x = self._activation(self._deconv(x))
     logits = self._mask_regressor(x)
     factor = self._config_dict['upsample_factor']
     shape = [-1, num_rois, height * factor, width * factor]

@@ -36,14 +36,21 @@ def _check_supported(model_config) -> None:
                      'and one detection stage.')
 
 
-def build_heads(model_config, l2_regularizer=None) -> Dict[str, tf_keras.layers.Layer]:
-  """The RPN, detection and (if `include_mask`) mask heads of `model_config`."""
-  momentum = model_config.norm_activation.norm_momentum
+def build_heads(model_config,
+                l2_regularizer=None) -> Dict[str, tf_keras.layers.Layer]:
+  """The RPN, detection and (if `include_mask`) mask heads of `model_config`.
+
+  Each head's norm comes from its own config; epsilon, momentum and
+  activation from the model's `norm_activation`.
+  """
+  norm_kwargs = norms.norm_kwargs(model_config.norm_activation)
   rpn, box = model_config.rpn_head, model_config.detection_head
 
   def norm_args(head):
-    return dict(norm=head.norm, groups=head.groups,
-                norm_epsilon=head.norm_epsilon, norm_momentum=momentum,
+    return dict(norm=head.norm, groups=head.groups, group_size=head.group_size,
+                norm_epsilon=norm_kwargs['epsilon'],
+                norm_momentum=norm_kwargs['momentum'],
+                activation=model_config.norm_activation.activation,
                 kernel_regularizer=l2_regularizer)
 
   heads = {
@@ -86,30 +93,12 @@ def build_maskrcnn_gn(
     Model Garden's `MaskRCNNModel`, with the `heads_gn` heads.
 
   Raises:
-    ValueError: for options the GN heads do not have, or a model whose norm
-      layers differ from those its config names.
+    ValueError: for options the GN heads do not have.
   """
   _check_supported(model_config)
   reference = factory.build_maskrcnn(input_specs, model_config, l2_regularizer)
   # Model Garden's heads are dropped unused; the rest is kept as built.
   parts = dict(reference.get_config())
   parts.update(build_heads(model_config, l2_regularizer))
-  model = maskrcnn_model.MaskRCNNModel(**parts)
-  check_norms(model, model_config)
-  return model
+  return maskrcnn_model.MaskRCNNModel(**parts)
 
-
-def check_norms(model: maskrcnn_model.MaskRCNNModel, model_config) -> None:
-  """Raises unless each part holds only the norm layers its config names."""
-  backbone, decoder = model_config.backbone, model_config.decoder
-  expected = {}
-  if backbone.type == 'resnet_gn':
-    expected['backbone'] = backbone.resnet_gn.norm
-  if decoder.type == 'fpn_gn':
-    expected['decoder'] = decoder.fpn_gn.norm
-  expected['rpn_head'] = model_config.rpn_head.norm
-  expected['detection_head'] = model_config.detection_head.norm
-  if model_config.include_mask:
-    expected['mask_head'] = model_config.mask_head.norm
-  for part, norm in expected.items():
-    norms.check_norms(getattr(model, part), norm, what=part)

@@ -3,22 +3,30 @@
 Every backbone, decoder and head in this project builds its norm layers through
 `get_norm`, so a block never branches on the norm type. The constructor that
 comes back accepts BatchNormalization's keyword arguments (`axis`, `momentum`,
-`epsilon`, `trainable`, `name`, `synchronized`, initializers and regularizers
-of gamma/beta); a norm that has no use for one (GN has no moving statistics)
-ignores it.
+`epsilon`, `trainable`, `name`, initializers and regularizers of gamma/beta);
+a norm that has no use for one (GN has no moving statistics) ignores it.
 
-  norm = get_norm('group_norm', groups=32)
-  x = norm(axis=-1, momentum=0.9, epsilon=1e-5, name='bn1')(x)
+  make_norm = get_norm('group_norm', groups=32)
+  x = make_norm(axis=-1, momentum=0.9, epsilon=1e-5, name='bn1')(x)
+
+`NORMS` is the single source of truth: each kind's row holds how to build it
+and the layer class(es) it builds, which is what `check_norms` expects to find.
+Adding a kind is adding a row. `get_norm(None)` is "no norm" (None), as
+detectron2's `get_norm` and timm's `get_norm_layer` have it.
 """
 
-import functools
-from typing import Callable, Union
+import collections
+import dataclasses
+from typing import Callable, Dict, Optional, Tuple, Union
 
 import tf_keras
 
+from gn_keras import ops
 from gn_keras.tf_keras import GroupNormalization
+from official.modeling import hyperparams
 
 NormConstructor = Callable[..., tf_keras.layers.Layer]
+NormSpec = Union[str, NormConstructor, None]
 
 # BatchNormalization's keyword arguments that group-style norms also take.
 _SHARED_KWARGS = ('axis', 'epsilon', 'center', 'scale', 'trainable', 'name',
@@ -27,82 +35,146 @@ _SHARED_KWARGS = ('axis', 'epsilon', 'center', 'scale', 'trainable', 'name',
                   'dtype')
 
 
-def _batch_norm(synchronized: bool, frozen: bool = False, **unused_config):
-  def make(**kwargs):
-    kwargs['synchronized'] = synchronized
-    if frozen:
-      kwargs['trainable'] = False
-    return tf_keras.layers.BatchNormalization(**kwargs)
+@dataclasses.dataclass(frozen=True)
+class NormKind:
+  """One row of the norm table.
+
+  Attributes:
+    make: `(groups, group_size) -> constructor`; kinds that have no groups
+      ignore both.
+    layer_classes: The class(es) of the layers the constructor builds.
+  """
+  make: Callable[[Optional[int], Optional[int]], NormConstructor]
+  layer_classes: Tuple[type, ...]
+
+
+def _batch_norm(**fixed) -> Callable[..., NormConstructor]:
+  """BN with some arguments fixed (e.g. `synchronized`, `trainable`)."""
+  def make(groups, group_size):
+    del groups, group_size  # BN has no groups.
+    return lambda **kwargs: tf_keras.layers.BatchNormalization(
+        **{**kwargs, **fixed})
   return make
 
 
-def _group_norm(groups: int, epsilon=None, **unused_config):
-  def make(**kwargs):
-    kwargs = {k: v for k, v in kwargs.items() if k in _SHARED_KWARGS}
-    if epsilon is not None:
-      kwargs['epsilon'] = epsilon
-    return GroupNormalization(groups=groups, **kwargs)
+def _group_norm(fixed_groups: Optional[int] = None
+               ) -> Callable[..., NormConstructor]:
+  """GN from `groups` or `group_size`, or with a fixed group count."""
+  def make(groups, group_size):
+    if fixed_groups is not None:
+      groups, group_size = fixed_groups, None
+    ops.check_group_args(groups, group_size)  # The layer's own messages.
+
+    def construct(**kwargs):
+      kwargs = {k: v for k, v in kwargs.items() if k in _SHARED_KWARGS}
+      return GroupNormalization(groups=groups, group_size=group_size,
+                                **kwargs)
+    return construct
   return make
 
 
-_NORMS = {
-    'batch_norm': functools.partial(_batch_norm, synchronized=False),
-    'sync_batch_norm': functools.partial(_batch_norm, synchronized=True),
+_BN = (tf_keras.layers.BatchNormalization,)
+_GN = (GroupNormalization,)
+NORMS: Dict[str, NormKind] = {
+    'batch_norm': NormKind(_batch_norm(synchronized=False), _BN),
+    # Statistics over every replica in sync.
+    'sync_batch_norm': NormKind(_batch_norm(synchronized=True), _BN),
     # BN whose gamma/beta and statistics never train (detectron's FrozenBN).
-    'frozen_batch_norm': functools.partial(_batch_norm, synchronized=False,
-                                           frozen=True),
-    'group_norm': _group_norm,
+    'frozen_batch_norm': NormKind(
+        _batch_norm(synchronized=False, trainable=False), _BN),
+    'group_norm': NormKind(_group_norm(), _GN),
     # GN's two limits: one group is layer norm, one channel per group is
-    # instance norm.
-    'layer_norm': lambda **config: _group_norm(**{**config, 'groups': 1}),
-    'instance_norm': lambda **config: _group_norm(**{**config, 'groups': -1}),
+    # instance norm. Their group count is fixed; `groups` is ignored.
+    'layer_norm': NormKind(_group_norm(fixed_groups=1), _GN),
+    'instance_norm': NormKind(_group_norm(fixed_groups=-1), _GN),
 }
-NORM_NAMES = tuple(_NORMS)
+NORM_NAMES = tuple(NORMS)
 
 
-def get_norm(norm: Union[str, NormConstructor],
-             groups: int = 32,
-             epsilon: float = None) -> NormConstructor:
+def _kind(norm: str) -> NormKind:
+  if norm not in NORMS:
+    raise ValueError(f'Unknown norm {norm!r}; known norms: '
+                     f'{", ".join(NORM_NAMES)} (or pass a callable, or None '
+                     'for no norm).')
+  return NORMS[norm]
+
+
+def get_norm(norm: NormSpec,
+             groups: Optional[int] = 32,
+             group_size: Optional[int] = None) -> Optional[NormConstructor]:
   """Returns a constructor of norm layers that takes BN's keyword arguments.
+
+  Epsilon and momentum are not set here: callers pass them to the constructor
+  (from Model Garden's `norm_activation` config: see `norm_kwargs`).
 
   Args:
     norm: One of `NORM_NAMES` ('batch_norm', 'sync_batch_norm',
-      'frozen_batch_norm', 'group_norm', 'layer_norm', 'instance_norm'), or a
-      callable returned as it is.
-    groups: Number of groups for 'group_norm'. Defaults to 32.
-    epsilon: If set, overrides the `epsilon` the caller passes to group-style
-      norms (GN's 1e-5 need not be BN's). Defaults to None.
+      'frozen_batch_norm', 'group_norm', 'layer_norm', 'instance_norm'); a
+      callable, returned as it is; or None or '' for no norm.
+    groups: Number of groups of 'group_norm' (-1: one channel per group).
+      Defaults to 32. Set to None to use `group_size`.
+    group_size: Channels per group of 'group_norm', the alternative to
+      `groups` (exactly one of the two). Defaults to None.
 
   Returns:
-    A callable `(**batch_norm_kwargs) -> tf_keras.layers.Layer`.
+    A callable `(**batch_norm_kwargs) -> tf_keras.layers.Layer`, or None for
+    no norm.
 
   Raises:
-    ValueError: for an unknown name; the message lists the known ones.
+    ValueError: for an unknown name (the message lists the known ones), or
+      group settings the layer would refuse (its own message).
   """
+  if norm is None or norm == '':
+    return None
   if callable(norm):
     return norm
-  if norm not in _NORMS:
-    raise ValueError(f'Unknown norm {norm!r}; known norms: '
-                     f'{", ".join(NORM_NAMES)} (or pass a callable).')
-  return _NORMS[norm](groups=groups, epsilon=epsilon)
+  return _kind(norm).make(groups, group_size)
 
 
-def is_batch_norm(norm: Union[str, NormConstructor]) -> bool:
-  """Whether `norm` names one of the BatchNormalization variants."""
-  return isinstance(norm, str) and norm.endswith('batch_norm')
+def norm_kwargs(norm_activation_config) -> Dict[str, float]:
+  """`momentum` and `epsilon` for norm constructors, from `norm_activation`.
+
+  Model Garden's `norm_activation` config is the one source of the norms'
+  epsilon and momentum (and of the activation) for every part of a model.
+  Its `use_sync_bn` cannot apply to the project's parts, whose synchronized
+  BN is the norm name 'sync_batch_norm': it is refused, not ignored.
+
+  Args:
+    norm_activation_config: Model Garden's `common.NormActivation`.
+
+  Returns:
+    {'momentum': ..., 'epsilon': ...}.
+
+  Raises:
+    ValueError: if `use_sync_bn` is set.
+  """
+  if norm_activation_config.use_sync_bn:
+    raise ValueError(
+        'norm_activation.use_sync_bn=True does not apply to this project\'s '
+        'backbones, decoders and heads: set their `norm` to '
+        '\'sync_batch_norm\' instead, and use_sync_bn to false.')
+  return {'momentum': norm_activation_config.norm_momentum,
+          'epsilon': norm_activation_config.norm_epsilon}
 
 
-def norm_layer_kinds(layer) -> set:
-  """Class names of the norm layers in `layer` (a layer, model or list)."""
+def _is_norm_layer(module) -> bool:
+  # Table classes, plus any other Keras norm (LayerNormalization, ...), so a
+  # foreign norm in a part is reported, never overlooked.
+  return isinstance(module, tf_keras.layers.Layer) and (
+      isinstance(module, tuple(c for kind in NORMS.values()
+                               for c in kind.layer_classes)) or
+      type(module).__name__.endswith('Normalization'))
+
+
+def count_norm_layers(layer) -> collections.Counter:
+  """{class name: count} of the norm layers in a layer, model or list."""
   parts = layer if isinstance(layer, (list, tuple)) else [layer]
-  return {type(module).__name__
-          for part in parts for module in [part, *part.submodules]
-          if isinstance(module, tf_keras.layers.Layer)
-          and type(module).__name__.endswith('Normalization')}
+  modules = {id(m): m for part in parts for m in [part, *part.submodules]}
+  return collections.Counter(type(m).__name__ for m in modules.values()
+                             if _is_norm_layer(m))
 
 
-def check_norms(layer, norm: Union[str, NormConstructor, None],
-                what: str = 'model') -> None:
+def check_norms(layer, norm: NormSpec, what: str = 'model') -> None:
   """Raises unless `layer`'s norm layers are all, and only, of kind `norm`.
 
   A GN config must never silently give a BN model (or the reverse), e.g.
@@ -110,8 +182,8 @@ def check_norms(layer, norm: Union[str, NormConstructor, None],
 
   Args:
     layer: A layer or model, or a list of them.
-    norm: A norm-factory name, or None for "no norm layer at all". A callable
-      is not checked.
+    norm: A norm-factory name, or None (or '') for "no norm layer at all". A
+      callable is not checked.
     what: The part's name, for the message.
 
   Raises:
@@ -119,13 +191,54 @@ def check_norms(layer, norm: Union[str, NormConstructor, None],
   """
   if callable(norm):
     return
-  kinds = norm_layer_kinds(layer)
-  if norm is None:
-    expected = set()
-  elif is_batch_norm(norm):
-    expected = {'BatchNormalization'}
-  else:
-    expected = {'GroupNormalization'}
-  if kinds != expected:
+  expected = (set() if norm is None or norm == '' else
+              {c.__name__ for c in _kind(norm).layer_classes})
+  found = count_norm_layers(layer)
+  if set(found) != expected:
     raise ValueError(f'The {what} built for norm {norm!r} contains '
-                     f'{sorted(kinds)}.')
+                     f'{dict(sorted(found.items()))}; expected only '
+                     f'{sorted(expected)}.')
+
+
+# What a part without a `norm` setting (Model Garden's own backbones and
+# decoders) holds.
+MODEL_GARDEN_NORM = 'batch_norm'
+
+
+def expected_part_norms(model_config) -> Dict[str, NormSpec]:
+  """{part name: the norm its config names} for each part of a model config.
+
+  A part is a one-of field (`backbone`, `decoder`, ...), read through its
+  active choice, or a sub-config with a `norm` (the heads). An active choice
+  without a `norm` field is one of Model Garden's own, expected to hold
+  BatchNormalization. Unset one-ofs and absent sub-configs are skipped.
+  """
+  expected = {}
+  for name, value in vars(model_config).items():
+    if isinstance(value, hyperparams.OneOfConfig):
+      choice = value.get()
+      if choice is not None:
+        expected[name] = getattr(choice, 'norm', MODEL_GARDEN_NORM)
+    elif isinstance(value, hyperparams.Config) and hasattr(value, 'norm'):
+      expected[name] = value.norm
+  return expected
+
+
+def check_model_norms(model, model_config) -> None:
+  """Raises unless each part of `model` holds the norm its config names.
+
+  Every task and serving module calls this on the model it built, so a GN
+  config can never silently train or export a BN model.
+
+  Args:
+    model: A model whose parts are attributes named as in the config
+      (`model.backbone`, `model.decoder`, `model.rpn_head`, ...).
+    model_config: Its model config (`task.model`).
+
+  Raises:
+    ValueError: naming the first part whose norm layers differ.
+  """
+  for part, norm in expected_part_norms(model_config).items():
+    layer = getattr(model, part, None)
+    if layer is not None:
+      check_norms(layer, norm, what=part)

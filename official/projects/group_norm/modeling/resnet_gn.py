@@ -33,7 +33,10 @@ class ResNetGN(feature_model.FeatureModel):
     input_specs: `tf_keras.layers.InputSpec` of the input images (NHWC).
     norm: A norm-factory name ('group_norm', 'batch_norm', ...) or callable.
       Defaults to 'group_norm'.
-    groups: Groups for 'group_norm'. Defaults to 32.
+    groups: Groups of 'group_norm'. Defaults to 32. None to use
+      `group_size`.
+    group_size: Channels per group of 'group_norm', the alternative to
+      `groups`. Defaults to None.
     norm_epsilon: Epsilon of every norm. Defaults to 1e-5.
     norm_momentum: Moving-average momentum (BatchNorm only). Defaults to 0.9.
     zero_init_last_gamma: Start the last norm of each block at gamma = 0.
@@ -52,7 +55,8 @@ class ResNetGN(feature_model.FeatureModel):
                input_specs: layers.InputSpec = layers.InputSpec(
                    shape=[None, None, None, 3]),
                norm='group_norm',
-               groups: int = 32,
+               groups: Optional[int] = 32,
+               group_size: Optional[int] = None,
                norm_epsilon: float = 1e-5,
                norm_momentum: float = 0.9,
                zero_init_last_gamma: bool = True,
@@ -67,13 +71,16 @@ class ResNetGN(feature_model.FeatureModel):
                        f'{sorted(mg_resnet.RESNET_SPECS)}.')
     config = dict(
         model_id=model_id, input_specs=input_specs, norm=norm, groups=groups,
-        norm_epsilon=norm_epsilon, norm_momentum=norm_momentum,
+        group_size=group_size, norm_epsilon=norm_epsilon,
+        norm_momentum=norm_momentum,
         zero_init_last_gamma=zero_init_last_gamma,
         depth_multiplier=depth_multiplier, activation=activation,
         kernel_initializer=kernel_initializer,
         kernel_regularizer=kernel_regularizer,
         norm_regularizer=norm_regularizer)
-    make_norm = norms.get_norm(norm, groups=groups)
+    make_norm = norms.get_norm(norm, groups=groups, group_size=group_size)
+    if make_norm is None:
+      raise ValueError('ResNetGN needs a norm; received norm=None.')
 
     def conv(x, filters, kernel_size, strides, name):
       # No bias: a norm follows every convolution.
@@ -142,13 +149,15 @@ def build_resnet_gn(
     raise ValueError(f'build_resnet_gn got backbone type '
                      f'{backbone_config.type!r}, expected "resnet_gn".')
   config = backbone_config.get()
+  norm_kwargs = norms.norm_kwargs(norm_activation_config)
   return ResNetGN(
       model_id=config.model_id,
       input_specs=input_specs,
       norm=config.norm,
       groups=config.groups,
-      norm_epsilon=config.norm_epsilon,
-      norm_momentum=norm_activation_config.norm_momentum,
+      group_size=config.group_size,
+      norm_epsilon=norm_kwargs['epsilon'],
+      norm_momentum=norm_kwargs['momentum'],
       zero_init_last_gamma=config.zero_init_last_gamma,
       depth_multiplier=config.depth_multiplier,
       activation=norm_activation_config.activation,

@@ -1,0 +1,1 @@
+"""Export modules: Model Garden's, building and checking the GN models."""

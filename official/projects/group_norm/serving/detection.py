@@ -3,6 +3,7 @@
 import tf_keras
 
 from official.projects.group_norm.modeling import maskrcnn_gn
+from official.projects.group_norm.modeling import norms
 from official.vision.serving import detection as mg_detection
 
 
@@ -10,7 +11,8 @@ class DetectionModule(mg_detection.DetectionModule):
   """Model Garden's `DetectionModule`, building the GN Mask R-CNN.
 
   Pre- and post-processing (resize and pad, anchors, box rescaling, masks)
-  are Model Garden's; only the model differs.
+  are Model Garden's; only the model differs, and it is checked to hold the
+  norms its config names.
   """
 
   def _build_model(self):
@@ -22,4 +24,6 @@ class DetectionModule(mg_detection.DetectionModule):
           'or export with task.model.detection_generator.nms_version=batched.')
     input_specs = tf_keras.layers.InputSpec(
         shape=[self._batch_size, *self._padded_size, 3])
-    return maskrcnn_gn.build_maskrcnn_gn(input_specs, self.params.task.model)
+    model = maskrcnn_gn.build_maskrcnn_gn(input_specs, self.params.task.model)
+    norms.check_model_norms(model, self.params.task.model)
+    return model

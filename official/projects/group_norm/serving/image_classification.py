@@ -1,6 +1,6 @@
 """Serving module for ResNet-GN classifiers: Model Garden's, norm-checked."""
 
-from official.projects.group_norm.tasks import image_classification as gn_task
+from official.projects.group_norm.modeling import norms
 from official.vision.serving import image_classification as mg_serving
 
 
@@ -14,5 +14,5 @@ class ClassificationModule(mg_serving.ClassificationModule):
 
   def _build_model(self):
     model = super()._build_model()
-    gn_task.check_model_norms(model, self.params.task.model)
+    norms.check_model_norms(model, self.params.task.model)
     return model

@@ -1,0 +1,1 @@
+"""Model Garden's tasks, building and checking the GN models."""

@@ -13,23 +13,18 @@ from official.projects.group_norm.modeling import norms
 from official.vision.tasks import image_classification as mg_cls
 
 
-def check_model_norms(model: tf_keras.Model, model_config) -> None:
-  """`norms.check_norms` for a model built from a config with a ResNet-GN."""
-  backbone = model_config.backbone
-  if backbone.type == 'resnet_gn':
-    norms.check_norms(model, backbone.resnet_gn.norm)
-
-
 @task_factory.register_task_cls(cls_cfg.ImageClassificationTask)
 class ImageClassificationTask(mg_cls.ImageClassificationTask):
   """Model Garden's classification task; builds and checks the ResNet-GN."""
 
   def build_model(self) -> tf_keras.Model:
+    """Model Garden's model, checked to hold the configured norms."""
     model = super().build_model()
-    check_model_norms(model, self.task_config.model)
+    norms.check_model_norms(model, self.task_config.model)
     return model
 
   def build_inputs(self, params, input_context=None) -> tf.data.Dataset:
+    """Makes the digits if asked and missing, checks paths, reads."""
     if self.task_config.make_digits_if_missing and not tf.io.gfile.glob(
         params.input_path):
       make_digits.make_digits(os.path.dirname(params.input_path) or '.')

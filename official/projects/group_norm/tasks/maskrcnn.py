@@ -10,6 +10,7 @@ from official.projects.group_norm.configs import maskrcnn as maskrcnn_cfg
 from official.projects.group_norm.data import input_checks
 from official.projects.group_norm.data import make_shapes
 from official.projects.group_norm.modeling import maskrcnn_gn
+from official.projects.group_norm.modeling import norms
 from official.vision.tasks import maskrcnn as mg_maskrcnn
 
 
@@ -35,10 +36,12 @@ class MaskRCNNTask(mg_maskrcnn.MaskRCNNTask):
   """
 
   def build_model(self) -> tf_keras.Model:
+    """The GN Mask R-CNN, checked to hold the configured norms."""
     model_config = self.task_config.model
     model = maskrcnn_gn.build_maskrcnn_gn(
         tf_keras.layers.InputSpec(shape=[None] + model_config.input_size),
         model_config, l2_regularizer(self.task_config))
+    norms.check_model_norms(model, model_config)
     if self.task_config.freeze_backbone:
       model.backbone.trainable = False
     # Creates the variables, as Model Garden's task does.
@@ -47,6 +50,7 @@ class MaskRCNNTask(mg_maskrcnn.MaskRCNNTask):
     return model
 
   def initialize(self, model: tf_keras.Model) -> None:
+    """Model Garden's initialisation, after checking `init_checkpoint`."""
     path = self.task_config.init_checkpoint
     if path and not _is_checkpoint(path):
       raise ValueError(
@@ -56,6 +60,7 @@ class MaskRCNNTask(mg_maskrcnn.MaskRCNNTask):
     super().initialize(model)
 
   def build_inputs(self, params, input_context=None) -> tf.data.Dataset:
+    """Makes the shapes if asked and missing, checks paths, reads."""
     if self.task_config.make_shapes_if_missing and not tf.io.gfile.glob(
         params.input_path):
       make_shapes.make_shapes(os.path.dirname(params.input_path) or '.')

@@ -13,42 +13,45 @@ import tf_keras
 
 from official.core import task_factory
 from official.core import train_utils
-from official.projects.group_norm import registry_imports
+from official.projects.group_norm import registry_imports  # noqa: F401 (registers the experiments)
 from official.projects.group_norm import train
+from official.projects.group_norm.configs import common
 from official.projects.group_norm.modeling import norms
-from tests.official.projects.group_norm.conftest import checkpoint_step_and_weights
-from tests.official.projects.group_norm.conftest import copy_checkpoints
-from tests.official.projects.group_norm.conftest import digits_params
+from tests.official.projects.group_norm import helpers
 
 
+@pytest.mark.slow
 def test_task_makes_its_data_on_first_use(trained, data_dir):
   del trained  # Training read the data; the task wrote it.
   assert sorted(os.listdir(data_dir)) == ['train.tfrecord',
                                           'validation.tfrecord']
 
 
+@pytest.mark.slow
 def test_mirrored_step_on_two_cpu_replicas(trained):
   params, model_dir, model = trained
   assert train.build_strategy(params, 2).num_replicas_in_sync == 2
-  assert checkpoint_step_and_weights(model_dir)[0] == 2
+  assert helpers.checkpoint_step_and_weights(model_dir)[0] == 2
   assert os.path.isfile(os.path.join(model_dir, 'params.yaml'))
-  kinds = {type(l).__name__ for l in model.backbone.layers}
-  assert 'GroupNormalization' in kinds and 'BatchNormalization' not in kinds
+  assert set(norms.count_norm_layers(model.backbone)) == {
+      'GroupNormalization'}
   assert all(np.all(np.isfinite(w)) for w in model.get_weights())
 
 
+@pytest.mark.slow
 def test_resume_continues_the_step_count(trained, data_dir, tmp_path):
   _, model_dir, _ = trained
   resumed = str(tmp_path / 'resumed')
-  copy_checkpoints(model_dir, resumed)
-  params = digits_params(data_dir, train_steps=3, global_batch=2)
+  helpers.copy_checkpoints(model_dir, resumed)
+  params = helpers.digits_params(data_dir, train_steps=3, global_batch=2)
   train.run(params, resumed, 'train', cpu_replicas=2, run_post_eval=False)
   # 2 restored + 1 new, not 3 from 0.
-  assert checkpoint_step_and_weights(resumed)[0] == 3
+  assert helpers.checkpoint_step_and_weights(resumed)[0] == 3
 
 
+@pytest.mark.slow
 def test_train_step_compiles_with_xla_static_shapes(data_dir):
-  params = digits_params(data_dir)
+  params = helpers.digits_params(data_dir)
   task = task_factory.get_task(params.task)
   model = task.build_model()
   optimizer = tf_keras.optimizers.SGD(0.01)
@@ -71,14 +74,15 @@ def test_train_step_compiles_with_xla_static_shapes(data_dir):
   assert np.isfinite(first.numpy()) and last < first
 
 
+@pytest.mark.slow
 def test_mixed_bfloat16_builds_and_runs_a_step(data_dir, tmp_path):
-  params = digits_params(data_dir, train_steps=1,
+  params = helpers.digits_params(data_dir, train_steps=1,
                          mixed_precision_dtype='mixed_bfloat16')
   try:
     model, _ = train.run(params, str(tmp_path), 'train', cpu_replicas=2,
                          run_post_eval=False)
-    gn_layers = [l for l in model.backbone.layers
-                 if type(l).__name__ == 'GroupNormalization']
+    gn_layers = [layer for layer in model.backbone.layers
+                 if type(layer).__name__ == 'GroupNormalization']
     assert gn_layers and gn_layers[0].compute_dtype == 'bfloat16'
     assert gn_layers[0].gamma.dtype == tf.float32
   finally:
@@ -86,20 +90,22 @@ def test_mixed_bfloat16_builds_and_runs_a_step(data_dir, tmp_path):
 
 
 def test_batch_norm_is_one_override(data_dir):
-  params = digits_params(data_dir)
+  params = helpers.digits_params(data_dir)
   params.override({'task': {'model': {'backbone': {'resnet_gn': {
       'norm': 'batch_norm'}}}}})
   model = task_factory.get_task(params.task).build_model()
-  kinds = {type(l).__name__ for l in model.backbone.layers}
-  assert 'BatchNormalization' in kinds and 'GroupNormalization' not in kinds
+  assert set(norms.count_norm_layers(model.backbone)) == {
+      'BatchNormalization'}
 
 
-def test_check_norms_refuses_a_model_of_the_wrong_norm(data_dir):
-  params = digits_params(data_dir)
+def test_model_check_refuses_a_model_of_the_wrong_norm(data_dir):
+  params = helpers.digits_params(data_dir)
   model = task_factory.get_task(params.task).build_model()
-  with pytest.raises(ValueError, match=r"built for norm 'batch_norm' contains "
-                     r"\['GroupNormalization'\]"):
-    norms.check_norms(model, 'batch_norm')
+  params.override({'task': {'model': {'backbone': {'resnet_gn': {
+      'norm': 'batch_norm'}}}}})
+  with pytest.raises(ValueError, match=r"The backbone built for norm "
+                     r"'batch_norm' contains \{'GroupNormalization': 21\}"):
+    norms.check_model_norms(model, params.task.model)
 
 
 # Bad input: a clear error, and no run folder left behind.
@@ -114,14 +120,14 @@ def _fails_cleanly(params, tmp_path, match, error=ValueError):
 
 
 def test_unknown_norm_name(data_dir, tmp_path):
-  params = digits_params(data_dir)
+  params = helpers.digits_params(data_dir)
   params.override({'task': {'model': {'backbone': {'resnet_gn': {
       'norm': 'group_nrom'}}}}})
   _fails_cleanly(params, tmp_path, r"Unknown norm 'group_nrom'.*group_norm")
 
 
 def test_groups_not_dividing_the_channels_names_the_layer(data_dir, tmp_path):
-  params = digits_params(data_dir)
+  params = helpers.digits_params(data_dir)
   params.override({'task': {'model': {'backbone': {'resnet_gn': {
       'groups': 7}}}}})
   _fails_cleanly(params, tmp_path,
@@ -136,7 +142,7 @@ def test_groups_not_dividing_the_channels_names_the_layer(data_dir, tmp_path):
      'no file'),
 ])
 def test_missing_data_path(data_dir, tmp_path, path, match):
-  params = digits_params(data_dir)
+  params = helpers.digits_params(data_dir)
   params.override({'task': {'make_digits_if_missing': False,
                             'train_data': {'input_path': path}}})
   _fails_cleanly(params, tmp_path, match)
@@ -145,12 +151,13 @@ def test_missing_data_path(data_dir, tmp_path, path, match):
 def test_empty_data_file(data_dir, tmp_path):
   empty = tmp_path / 'empty.tfrecord'
   empty.write_bytes(b'')
-  params = digits_params(data_dir)
+  params = helpers.digits_params(data_dir)
   params.override({'task': {'make_digits_if_missing': False,
                             'train_data': {'input_path': str(empty)}}})
   _fails_cleanly(params, tmp_path, r'all 1 matching file\(s\) are empty')
 
 
+@pytest.mark.slow
 def test_corrupt_tfrecord(data_dir, tmp_path):
   del data_dir
   corrupt = tmp_path / 'corrupt.tfrecord'
@@ -160,7 +167,7 @@ def test_corrupt_tfrecord(data_dir, tmp_path):
   data = bytearray(corrupt.read_bytes())
   data[1500:1600] = b'\xff' * 100  # Damage the second record's payload.
   corrupt.write_bytes(bytes(data))
-  params = digits_params(str(tmp_path / 'unused'))
+  params = helpers.digits_params(str(tmp_path / 'unused'))
   params.override({'task': {'make_digits_if_missing': False,
                             'train_data': {'input_path': str(corrupt)}}})
   _fails_cleanly(params, tmp_path / 'x',
@@ -170,7 +177,7 @@ def test_corrupt_tfrecord(data_dir, tmp_path):
 
 def test_deterministic_needs_a_seed(data_dir, tmp_path):
   with pytest.raises(ValueError, match='needs a seed'):
-    train.run(digits_params(data_dir), str(tmp_path), 'train',
+    train.run(helpers.digits_params(data_dir), str(tmp_path), 'train',
               deterministic=True)
 
 
@@ -179,7 +186,7 @@ def test_unknown_experiment_lists_the_projects():
                      r".*\['maskrcnn_gn_shapes', 'maskrcnn_resnetfpn_gn_coco', "
                      r"'maskrcnn_resnetfpn_gn_coco_scratch', "
                      r"'resnet50_gn_imagenet', 'resnet_gn_digits'\]"):
-    registry_imports.get_exp_config('resnet_gn_digit')
+    common.get_exp_config('resnet_gn_digit')
 
 
 @pytest.mark.parametrize('via', ['params_override', 'config_file'])
@@ -195,3 +202,30 @@ def test_unknown_config_key(tmp_path, via):
   with pytest.raises(KeyError, match=r"The key 'nrom' does not exist in "
                      r"<class '.*ResNetGN'>"):
     train_utils.parse_configuration(options)
+
+
+def test_group_size_reaches_the_backbone_through_the_config(data_dir):
+  params = helpers.digits_params(data_dir)
+  params.override({'task': {'model': {'backbone': {'resnet_gn': {
+      'groups': None, 'group_size': 4}}}}})
+  model = task_factory.get_task(params.task).build_model()
+  gn_layers = [layer for layer in model.backbone.layers
+               if type(layer).__name__ == 'GroupNormalization']
+  assert gn_layers and all((layer.groups, layer.group_size) == (None, 4)
+                           for layer in gn_layers)
+  # The stem has 16 channels: 4 groups of 4.
+  assert model.backbone.get_layer('stem_norm')._groups == 4  # pylint: disable=protected-access
+
+
+def test_settings_that_cannot_apply_are_refused(data_dir):
+  params = helpers.digits_params(data_dir)
+  params.override({'task': {'model': {'norm_activation': {
+      'use_sync_bn': True}}}})
+  with pytest.raises(ValueError, match="use_sync_bn=True does not apply"):
+    task_factory.get_task(params.task).build_model()
+  params = helpers.digits_params(data_dir)
+  params.override({'task': {'model': {'backbone': {'resnet_gn': {
+      'group_size': 4}}}}})  # groups=32 is still set.
+  with pytest.raises(ValueError, match='Pass exactly one of `groups` and '
+                     '`group_size`; received groups=8 and group_size=4'):
+    task_factory.get_task(params.task).build_model()

@@ -3,7 +3,6 @@
 import pytest
 
 from official.core import exp_factory
-from official.projects.group_norm import registry_imports  # pylint: disable=unused-import
 from official.projects.group_norm.configs import image_classification as cfgs
 
 

@@ -7,21 +7,11 @@ import yaml
 
 from official.core import exp_factory
 from official.modeling import hyperparams
-from official.projects.group_norm import registry_imports  # pylint: disable=unused-import
+from official.projects.group_norm import registry_imports  # noqa: F401 (registers the experiments)
 from official.projects.group_norm.configs import maskrcnn as cfgs
+from official.projects.group_norm.modeling import norms
 
 EXPERIMENTS_DIR = os.path.join(os.path.dirname(cfgs.__file__), 'experiments')
-ALL_NORMS = ('backbone.resnet_gn', 'decoder.fpn_gn', 'rpn_head',
-             'detection_head', 'mask_head')
-
-
-def _norms(model_config):
-  def get(path):
-    config = model_config
-    for key in path.split('.'):
-      config = getattr(config, key)
-    return config.norm
-  return {path: get(path) for path in ALL_NORMS}
 
 
 def test_maskrcnn_resnetfpn_gn_coco_is_the_papers_recipe():
@@ -31,10 +21,10 @@ def test_maskrcnn_resnetfpn_gn_coco_is_the_papers_recipe():
   assert model.backbone.type == 'resnet_gn' and model.decoder.type == 'fpn_gn'
   assert (model.backbone.resnet_gn.model_id, model.backbone.resnet_gn.groups,
           model.decoder.fpn_gn.groups) == (50, 32, 32)
-  assert _norms(model) == {
-      'backbone.resnet_gn': 'group_norm', 'decoder.fpn_gn': 'group_norm',
-      'rpn_head': None, 'detection_head': 'group_norm',
-      'mask_head': 'group_norm'}
+  assert norms.expected_part_norms(model) == {
+      'backbone': 'group_norm', 'decoder': 'group_norm', 'rpn_head': None,
+      'detection_head': 'group_norm', 'mask_head': 'group_norm'}
+  assert model.norm_activation.norm_epsilon == 1e-5  # Every part's epsilon.
   # 4conv1fc box head, 4-conv mask head.
   assert (model.detection_head.num_convs, model.detection_head.num_fcs,
           model.mask_head.num_convs) == (4, 1, 4)
@@ -57,7 +47,8 @@ def test_scratch_variant_has_no_initialisation_and_a_longer_schedule():
   params.validate()
   assert not params.task.init_checkpoint
   assert params.trainer.train_steps == 270000
-  assert _norms(params.task.model)['backbone.resnet_gn'] == 'group_norm'
+  assert norms.expected_part_norms(params.task.model)['backbone'] == (
+      'group_norm')
 
 
 def test_coco_yaml_is_the_registered_experiment():
@@ -85,4 +76,5 @@ def test_batch_norm_everywhere_is_one_config_file():
   params = hyperparams.override_params_dict(
       params, os.path.join(EXPERIMENTS_DIR, 'maskrcnn_gn_shapes_bn.yaml'),
       is_strict=True)
-  assert set(_norms(params.task.model).values()) == {'batch_norm'}
+  expected = norms.expected_part_norms(params.task.model)
+  assert len(expected) == 5 and set(expected.values()) == {'batch_norm'}

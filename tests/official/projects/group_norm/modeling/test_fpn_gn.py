@@ -8,7 +8,9 @@ import tf_keras
 
 from official.projects.group_norm.configs import decoders as decoder_cfg
 from official.projects.group_norm.modeling import fpn_gn
+from official.projects.group_norm.modeling import norms
 from official.projects.group_norm.modeling import resnet_gn
+from official.vision.configs import common as mg_common
 from official.vision.modeling.decoders import factory
 
 
@@ -17,10 +19,6 @@ def backbone():
   return resnet_gn.ResNetGN(
       18, input_specs=tf_keras.layers.InputSpec(shape=[None, 64, 64, 3]),
       depth_multiplier=0.25, groups=8)
-
-
-def _kinds(model):
-  return [type(layer).__name__ for layer in model.layers]
 
 
 def test_levels_and_shapes(backbone):
@@ -35,10 +33,9 @@ def test_levels_and_shapes(backbone):
 
 def test_a_norm_after_every_lateral_and_output_conv_and_no_bias(backbone):
   fpn = fpn_gn.FPNGN(backbone.output_specs, num_filters=32, groups=8)
-  kinds = _kinds(fpn)
-  assert kinds.count('GroupNormalization') == 8  # 4 lateral + 4 output.
-  assert 'BatchNormalization' not in kinds
-  convs = [l for l in fpn.layers if isinstance(l, tf_keras.layers.Conv2D)]
+  assert norms.count_norm_layers(fpn) == {'GroupNormalization': 8}  # 4 + 4.
+  convs = [layer for layer in fpn.layers
+           if isinstance(layer, tf_keras.layers.Conv2D)]
   assert len(convs) == 8 and not any(c.use_bias for c in convs)
   for conv in convs:  # Each conv feeds its own norm.
     norm = fpn.get_layer(conv.name.replace('_conv', '_norm'))
@@ -47,10 +44,8 @@ def test_a_norm_after_every_lateral_and_output_conv_and_no_bias(backbone):
 
 
 def test_batch_norm_is_one_argument(backbone):
-  kinds = _kinds(fpn_gn.FPNGN(backbone.output_specs, num_filters=32,
-                              norm='batch_norm'))
-  assert kinds.count('BatchNormalization') == 8
-  assert 'GroupNormalization' not in kinds
+  fpn = fpn_gn.FPNGN(backbone.output_specs, num_filters=32, norm='batch_norm')
+  assert norms.count_norm_layers(fpn) == {'BatchNormalization': 8}
 
 
 def test_builder_from_config_through_model_gardens_factory(backbone):
@@ -58,13 +53,15 @@ def test_builder_from_config_through_model_gardens_factory(backbone):
       decoder=decoder_cfg.Decoder(type='fpn_gn', fpn_gn=decoder_cfg.FPNGN(
           num_filters=32, groups=4)),
       min_level=3, max_level=5,
-      norm_activation=types.SimpleNamespace(norm_momentum=0.9))
+      norm_activation=mg_common.NormActivation(
+          norm_momentum=0.9, norm_epsilon=1e-4, use_sync_bn=False))
   fpn = factory.build_decoder(backbone.output_specs, model_config)
   assert isinstance(fpn, fpn_gn.FPNGN)
   assert sorted(fpn.output_specs) == ['3', '4', '5']
-  norms = [l for l in fpn.layers
-           if type(l).__name__ == 'GroupNormalization']
-  assert len(norms) == 6 and {n.groups for n in norms} == {4}
+  gn_layers = [layer for layer in fpn.layers
+               if type(layer).__name__ == 'GroupNormalization']
+  assert len(gn_layers) == 6
+  assert {(n.groups, n.epsilon) for n in gn_layers} == {(4, 1e-4)}
 
 
 def test_config_round_trip(backbone):

@@ -1,16 +1,21 @@
 """GN heads: Model Garden's shapes, norm placement, per-RoI independence."""
 
+import collections
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from official.projects.group_norm.modeling import heads_gn
+from official.projects.group_norm.modeling import norms
 from official.vision.modeling.heads import dense_prediction_heads
 from official.vision.modeling.heads import instance_heads
 
 
-def _kinds(layer):
-  return [type(l).__name__ for l in layer._flatten_layers(include_self=False)]  # pylint: disable=protected-access
+def _layer_counts(layer):
+  """{class name: count} of every layer inside `layer`."""
+  return collections.Counter(
+      type(sub).__name__ for sub in layer._flatten_layers(include_self=False))  # pylint: disable=protected-access
 
 
 def _features(channels=16):
@@ -27,7 +32,7 @@ def test_rpn_head_matches_model_gardens_shapes_and_has_no_norm_by_default():
   for level in features:
     assert scores[level].shape == mg_scores[level].shape
     assert boxes[level].shape == mg_boxes[level].shape
-  assert not [k for k in _kinds(ours) if 'Normalization' in k]
+  assert not norms.count_norm_layers(ours)
   assert all(conv.use_bias for conv in ours._convs)  # pylint: disable=protected-access
 
 
@@ -35,9 +40,8 @@ def test_rpn_head_norm_is_per_level_with_shared_convs():
   head = heads_gn.RPNHeadGN(2, 4, num_anchors_per_location=3, num_convs=2,
                             num_filters=16, norm='group_norm', groups=4)
   head(_features())
-  kinds = _kinds(head)
-  assert kinds.count('GroupNormalization') == 6  # 3 levels x 2 convs.
-  assert kinds.count('Conv2D') == 4  # 2 shared + scores + boxes.
+  assert norms.count_norm_layers(head) == {'GroupNormalization': 6}  # 3 x 2.
+  assert _layer_counts(head)['Conv2D'] == 4  # 2 shared + scores + boxes.
   assert not any(conv.use_bias for conv in head._convs)  # pylint: disable=protected-access
 
 
@@ -51,11 +55,9 @@ def test_detection_head_is_4conv1fc_with_gn_and_no_norm_on_the_fc():
   mg_classes, mg_boxes = theirs(rois)
   assert classes.shape == mg_classes.shape == (2, 5, 4)
   assert boxes.shape == mg_boxes.shape == (2, 5, 16)
-  kinds = _kinds(ours)
-  assert kinds.count('GroupNormalization') == 4
-  assert 'BatchNormalization' not in kinds
-  assert kinds.count('Dense') == 3  # fc, scores, boxes: none normalized.
-  assert _kinds(theirs).count('BatchNormalization') == 5  # 4 convs + the fc.
+  assert norms.count_norm_layers(ours) == {'GroupNormalization': 4}
+  assert _layer_counts(ours)['Dense'] == 3  # fc, scores, boxes: no norm.
+  assert norms.count_norm_layers(theirs) == {'BatchNormalization': 5}  # + fc.
 
 
 @pytest.mark.parametrize('make', [
@@ -88,10 +90,9 @@ def test_mask_head_matches_model_gardens_shapes_and_picks_the_class():
   agnostic = heads_gn.MaskHeadGN(num_classes=4, num_filters=16, groups=4,
                                  class_agnostic=True)
   assert agnostic([rois, classes]).shape == (2, 3, 28, 28)
-  kinds = _kinds(ours)
-  assert kinds.count('GroupNormalization') == 4
-  assert 'BatchNormalization' not in kinds
-  convs = [l for l in ours._flatten_layers() if type(l).__name__ == 'Conv2D']  # pylint: disable=protected-access
+  assert norms.count_norm_layers(ours) == {'GroupNormalization': 4}
+  convs = [layer for layer in ours._flatten_layers()  # pylint: disable=protected-access
+           if type(layer).__name__ == 'Conv2D']
   assert [c.use_bias for c in convs] == [False] * 4 + [True]  # + logits.
 
 
@@ -106,4 +107,4 @@ def test_batch_norm_heads_are_one_argument():
   head = heads_gn.DetectionHeadGN(num_classes=4, num_filters=16, fc_dims=32,
                                   norm='batch_norm')
   head(tf.random.normal([1, 2, 7, 7, 16]))
-  assert _kinds(head).count('BatchNormalization') == 4
+  assert norms.count_norm_layers(head) == {'BatchNormalization': 4}

@@ -8,7 +8,7 @@ import tf_keras
 
 from official.core import exp_factory
 from official.modeling import hyperparams
-from official.projects.group_norm import registry_imports  # pylint: disable=unused-import
+from official.projects.group_norm import registry_imports  # noqa: F401 (registers the experiments)
 from official.projects.group_norm.configs import maskrcnn as cfgs
 from official.projects.group_norm.modeling import heads_gn
 from official.projects.group_norm.modeling import maskrcnn_gn
@@ -66,7 +66,7 @@ def test_inference_output_shapes(gn_model):
 
 
 def test_gn_everywhere_but_the_rpn(gn_model):
-  kinds = {part: norms.norm_layer_kinds(getattr(gn_model, part))
+  kinds = {part: set(norms.count_norm_layers(getattr(gn_model, part)))
            for part in ('backbone', 'decoder', 'rpn_head', 'detection_head',
                         'mask_head')}
   assert kinds == {'backbone': {'GroupNormalization'},
@@ -74,6 +74,7 @@ def test_gn_everywhere_but_the_rpn(gn_model):
                    'rpn_head': set(),
                    'detection_head': {'GroupNormalization'},
                    'mask_head': {'GroupNormalization'}}
+  norms.check_model_norms(gn_model, _model_config())
 
 
 def test_weight_decay_on_kernels_only(gn_model):
@@ -87,14 +88,15 @@ def test_one_config_file_switches_every_norm_to_batch_norm():
   model = _build(_model_config(BN_YAML))
   for part in ('backbone', 'decoder', 'rpn_head', 'detection_head',
                'mask_head'):
-    assert norms.norm_layer_kinds(getattr(model, part)) == {
+    assert set(norms.count_norm_layers(getattr(model, part))) == {
         'BatchNormalization'}, part
 
 
-def test_check_norms_names_the_part_that_differs(gn_model):
+def test_model_check_names_the_part_that_differs(gn_model):
   with pytest.raises(ValueError, match=r"The backbone built for norm "
-                     r"'batch_norm' contains \['GroupNormalization'\]"):
-    maskrcnn_gn.check_norms(gn_model, _model_config(BN_YAML))
+                     r"'batch_norm' contains \{'GroupNormalization': 21\}; "
+                     r"expected only \['BatchNormalization'\]"):
+    norms.check_model_norms(gn_model, _model_config(BN_YAML))
 
 
 @pytest.mark.parametrize('override, name', [
@@ -117,9 +119,9 @@ def test_the_coco_recipe_builds_with_gn_everywhere_but_the_rpn():
   """The paper's R50-FPN GN model (at a small input, to build quickly)."""
   params = exp_factory.get_exp_config('maskrcnn_resnetfpn_gn_coco')
   model = _build(params.task.model, size=256)
-  assert norms.norm_layer_kinds(model.backbone) == {'GroupNormalization'}
-  assert norms.norm_layer_kinds(model.mask_head) == {'GroupNormalization'}
-  assert not norms.norm_layer_kinds(model.rpn_head)
-  gn_layers = [l for l in model.decoder.submodules
-               if type(l).__name__ == 'GroupNormalization']
-  assert gn_layers and all(l.groups == 32 for l in gn_layers)
+  norms.check_model_norms(model, params.task.model)
+  assert set(norms.count_norm_layers(model.backbone)) == {'GroupNormalization'}
+  assert not norms.count_norm_layers(model.rpn_head)
+  gn_layers = [layer for layer in model.decoder.submodules
+               if type(layer).__name__ == 'GroupNormalization']
+  assert gn_layers and all(layer.groups == 32 for layer in gn_layers)

@@ -1,10 +1,15 @@
-"""Tests for the norm factory."""
+"""Tests for the norm factory, its table and the model-level norm check."""
+
+import re
 
 import pytest
 import tf_keras
 
 from gn_keras.tf_keras import GroupNormalization
+from official.projects.group_norm import registry_imports  # noqa: F401 (registers the experiments)
+from official.projects.group_norm.configs import common
 from official.projects.group_norm.modeling import norms
+from official.vision.configs import common as mg_common
 
 BN_KWARGS = dict(axis=-1, momentum=0.9, epsilon=1e-3, trainable=True,
                  name='n', gamma_initializer='zeros', beta_regularizer=None,
@@ -21,21 +26,52 @@ BN_KWARGS = dict(axis=-1, momentum=0.9, epsilon=1e-3, trainable=True,
 ])
 def test_every_name_takes_batch_norm_kwargs(name, cls, groups, trainable):
   layer = norms.get_norm(name, groups=8)(**BN_KWARGS)
-  assert type(layer) is cls  # pylint: disable=unidiomatic-typecheck
+  assert type(layer) is cls
+  assert norms.NORMS[name].layer_classes == (cls,)  # The table says so.
   assert layer.name == 'n' and layer.trainable == trainable
-  assert layer.epsilon == 1e-3
+  assert layer.epsilon == 1e-3  # The caller's: epsilon has one home.
   if groups is not None:
     assert layer.groups == groups
   else:
     assert layer.synchronized == (name == 'sync_batch_norm')
   layer.build((None, 4, 4, 16))
   assert float(tf_keras.backend.get_value(layer.gamma).sum()) == 0.0
-  assert set(norms.NORM_NAMES) >= {name}
 
 
-def test_epsilon_override_for_group_norms_only():
-  gn = norms.get_norm('group_norm', groups=4, epsilon=1e-5)(**BN_KWARGS)
-  assert gn.epsilon == 1e-5
+def test_names_are_the_table():
+  assert norms.NORM_NAMES == tuple(norms.NORMS) == (
+      'batch_norm', 'sync_batch_norm', 'frozen_batch_norm', 'group_norm',
+      'layer_norm', 'instance_norm')
+
+
+@pytest.mark.parametrize('no_norm', [None, ''])
+def test_none_and_empty_mean_no_norm(no_norm):
+  assert norms.get_norm(no_norm) is None
+
+
+def test_group_size_instead_of_groups():
+  layer = norms.get_norm('group_norm', groups=None, group_size=4)(**BN_KWARGS)
+  layer.build((None, 4, 4, 16))
+  assert (layer.groups, layer.group_size, layer._groups) == (None, 4, 4)  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize('groups,group_size,message', [
+    (32, 4, 'Pass exactly one of `groups` and `group_size`; received '
+     'groups=32 and group_size=4. Set groups=None to use group_size.'),
+    (None, None, 'Pass one of `groups` and `group_size`'),
+    (None, 0, '`group_size` must be a positive integer; received '
+     'group_size=0.'),
+    (0, None, '`groups` must be a positive integer or -1'),
+])
+def test_bad_group_settings_fail_with_the_layers_messages(groups, group_size,
+                                                          message):
+  with pytest.raises(ValueError, match=re.escape(message)):
+    norms.get_norm('group_norm', groups=groups, group_size=group_size)
+
+
+def test_layer_and_instance_norm_fix_their_groups():
+  ln = norms.get_norm('layer_norm', groups=None, group_size=4)(**BN_KWARGS)
+  assert (ln.groups, ln.group_size) == (1, None)
 
 
 def test_callable_is_returned_as_is():
@@ -49,3 +85,53 @@ def test_unknown_name_lists_the_known_ones():
                      r'norms: batch_norm, sync_batch_norm, frozen_batch_norm, '
                      r'group_norm, layer_norm, instance_norm'):
     norms.get_norm('gruop_norm')
+
+
+def test_norm_kwargs_come_from_norm_activation_and_refuse_use_sync_bn():
+  config = mg_common.NormActivation(norm_momentum=0.8, norm_epsilon=1e-4,
+                                    use_sync_bn=False)
+  assert norms.norm_kwargs(config) == {'momentum': 0.8, 'epsilon': 1e-4}
+  config.use_sync_bn = True
+  with pytest.raises(ValueError, match="use_sync_bn=True does not apply .* "
+                     "set their `norm` to 'sync_batch_norm'"):
+    norms.norm_kwargs(config)
+
+
+def _stack(*layers):
+  return tf_keras.Sequential([tf_keras.Input((4, 4, 8)), *layers])
+
+
+def test_count_norm_layers_counts_by_class_foreign_norms_included():
+  model = _stack(GroupNormalization(groups=2), GroupNormalization(groups=4),
+                 tf_keras.layers.BatchNormalization(),
+                 tf_keras.layers.LayerNormalization())
+  assert norms.count_norm_layers(model) == {
+      'GroupNormalization': 2, 'BatchNormalization': 1,
+      'LayerNormalization': 1}
+  assert norms.count_norm_layers([model, model]) == norms.count_norm_layers(
+      model)  # A layer reached twice counts once.
+
+
+def test_check_norms_reads_the_table():
+  gn = _stack(GroupNormalization(groups=2))
+  norms.check_norms(gn, 'group_norm')
+  norms.check_norms(gn, 'layer_norm')  # Same class: the table's row says so.
+  norms.check_norms(_stack(tf_keras.layers.Conv2D(8, 1)), None)
+  norms.check_norms(_stack(tf_keras.layers.Conv2D(8, 1)), '')
+  with pytest.raises(ValueError, match=r"The stem built for norm 'batch_norm' "
+                     r"contains \{'GroupNormalization': 1\}; expected only "
+                     r"\['BatchNormalization'\]"):
+    norms.check_norms(gn, 'batch_norm', what='stem')
+  with pytest.raises(ValueError, match=r'expected only \[\]'):
+    norms.check_norms(gn, None)
+  mixed = _stack(GroupNormalization(groups=2),
+                 tf_keras.layers.LayerNormalization())
+  with pytest.raises(ValueError, match="'LayerNormalization': 1"):
+    norms.check_norms(mixed, 'group_norm')
+
+
+def test_expected_part_norms_reads_whatever_one_of_is_active():
+  model = common.get_exp_config('resnet_gn_digits').task.model
+  assert norms.expected_part_norms(model) == {'backbone': 'group_norm'}
+  model.backbone.type = 'resnet'  # Model Garden's own: BN.
+  assert norms.expected_part_norms(model) == {'backbone': 'batch_norm'}

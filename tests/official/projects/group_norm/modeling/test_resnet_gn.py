@@ -6,15 +6,11 @@ import tensorflow as tf
 import tf_keras
 
 from gn_keras.tf_keras import GroupNormalization
+from official.projects.group_norm.modeling import norms
 from official.projects.group_norm.modeling import resnet_gn
 from official.vision.modeling.backbones import resnet as mg_resnet
 
 SPEC = tf_keras.layers.InputSpec(shape=[None, 64, 64, 3])
-
-
-def _norm_kinds(model):
-  return {type(l).__name__ for l in model.layers if 'Normalization' in
-          type(l).__name__}
 
 
 # Model Garden's own ResNet parameter counts (BN, 4 values per channel).
@@ -26,9 +22,9 @@ def test_endpoints_and_parameter_counts(depth, params_bn, channels):
   assert {k: v.as_list() for k, v in gn.output_specs.items()} == {
       '2': [None, 16, 16, channels // 8], '3': [None, 8, 8, channels // 4],
       '4': [None, 4, 4, channels // 2], '5': [None, 2, 2, channels]}
-  assert _norm_kinds(gn) == {'GroupNormalization'}
+  assert set(norms.count_norm_layers(gn)) == {'GroupNormalization'}
   bn = resnet_gn.ResNetGN(depth, SPEC, norm='batch_norm')
-  assert _norm_kinds(bn) == {'BatchNormalization'}
+  assert set(norms.count_norm_layers(bn)) == {'BatchNormalization'}
   assert bn.count_params() == params_bn
   # GN has gamma/beta only: BN's moving mean and variance are gone.
   moving = sum(int(np.prod(w.shape)) for w in bn.non_trainable_weights)
@@ -44,8 +40,8 @@ def test_batch_norm_variant_matches_model_garden_resnet_exactly():
 
 def test_last_gamma_of_each_block_starts_at_zero():
   model = resnet_gn.ResNetGN(18, SPEC, depth_multiplier=0.25, groups=8)
-  gammas = {l.name: l.get_weights()[0] for l in model.layers
-            if isinstance(l, GroupNormalization)}
+  gammas = {layer.name: layer.get_weights()[0] for layer in model.layers
+            if isinstance(layer, GroupNormalization)}
   assert not gammas['l2_b0_norm2'].any() and not gammas['l5_b1_norm2'].any()
   assert gammas['l2_b0_norm1'].all() and gammas['l2_b0_proj_norm'].all()
   assert gammas['stem_norm'].all()
@@ -56,7 +52,8 @@ def test_last_gamma_of_each_block_starts_at_zero():
 
 def test_convolutions_have_no_bias():
   model = resnet_gn.ResNetGN(18, SPEC, depth_multiplier=0.25, groups=8)
-  convs = [l for l in model.layers if isinstance(l, tf_keras.layers.Conv2D)]
+  convs = [layer for layer in model.layers
+           if isinstance(layer, tf_keras.layers.Conv2D)]
   assert convs and not any(c.use_bias for c in convs)
 
 
