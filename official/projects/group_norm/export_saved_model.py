@@ -12,7 +12,8 @@ writes `export_dir/saved_model` with a `serving_default` signature taking an
 probabilities; a Mask R-CNN returns Model Garden's detection outputs
 (`detection_boxes` in pixels, `detection_classes`, `detection_scores`,
 `num_detections`, `detection_masks` per box, `image_info`). Refuses to
-overwrite an existing export.
+overwrite an existing export. Model Garden's full log goes to
+`export_dir/export.log` (`--alsologtostderr` shows it on the terminal too).
 """
 
 import os
@@ -22,7 +23,9 @@ from absl import flags
 import tensorflow as tf
 
 from official.modeling import hyperparams
-from official.projects.group_norm import registry_imports
+from official.projects.group_norm import registry_imports  # noqa: F401 (registers the experiments)
+from official.projects.group_norm import runner
+from official.projects.group_norm.configs import common
 from official.projects.group_norm.configs import maskrcnn as maskrcnn_cfg
 from official.projects.group_norm.serving import detection
 from official.projects.group_norm.serving import image_classification
@@ -60,7 +63,8 @@ def export(params, checkpoint_path: str, export_dir: str,
 
 
 def main(_):
-  params = registry_imports.get_exp_config(FLAGS.experiment)
+  """Exports the model of the flags' config and checkpoint."""
+  params = common.get_exp_config(FLAGS.experiment)
   for config_file in FLAGS.config_file or []:
     params = hyperparams.override_params_dict(params, config_file,
                                               is_strict=True)
@@ -69,6 +73,8 @@ def main(_):
                                               is_strict=True)
   params.validate()
   params.lock()
+  if not FLAGS.logtostderr:
+    runner.log_to_file(os.path.join(FLAGS.export_dir, 'export.log'))
   print('Exported SavedModel:',
         export(params, FLAGS.checkpoint_path, FLAGS.export_dir,
                FLAGS.batch_size), flush=True)

@@ -6,13 +6,14 @@ r"""Trains and evaluates the project's experiments with Model Garden's trainer.
 
 Flags are Model Garden's (`--experiment`, `--mode`, `--model_dir`,
 `--config_file`, `--params_override`, `--tpu`, `--gin_file`, ...) plus
-`--cpu_replicas`, `--seed` and `--deterministic`. Underneath it is Model
-Garden's `train_lib` on Orbit: checkpoints and resumption from `--model_dir`,
-TensorBoard summaries and `params.yaml` there, and after an evaluation
-`eval_metrics.json`. The strategy comes from `runtime.distribution_strategy`
-(`mirrored`, `multi_worker_mirrored`, `tpu`, `one_device`); on a machine
-without GPUs, `--cpu_replicas=K` splits the CPU into K logical devices and
-MirroredStrategy runs one replica on each, so per-replica batches are real:
+`--cpu_replicas`, `--seed`, `--deterministic` and `--log_file`. Underneath
+it is Model Garden's `train_lib` on Orbit: checkpoints and resumption from
+`--model_dir`, TensorBoard summaries and `params.yaml` there, and after an
+evaluation `eval_metrics.json`. The strategy comes from
+`runtime.distribution_strategy` (`mirrored`, `multi_worker_mirrored`, `tpu`,
+`one_device`); on a machine without GPUs, `--cpu_replicas=K` splits the CPU
+into K logical devices and MirroredStrategy runs one replica on each, so
+per-replica batches are real:
 global batch 8 on 4 replicas is 2 images per replica.
 
 The trainer is Model Garden's with guards (trainer.py): a non-finite loss or
@@ -20,11 +21,17 @@ weights stop training before a checkpoint is written; a model_dir whose
 checkpoint another model wrote is refused; `--deterministic` makes a killed and
 resumed run end with the weights of an uninterrupted one. A run that fails
 before its first checkpoint (bad config, data path, ...) leaves no model_dir.
+
+The terminal shows what a person came for: one line per training loop (step,
+steps/s, loss, ETA), each evaluation's metrics, and the final results. Model
+Garden's full log (config, variables, checkpoints, ...) goes to `--log_file`
+(default `model_dir/train.log`); absl's `--alsologtostderr` shows it on the
+terminal too.
 """
 
 import contextlib
 import functools
-import pprint
+import os
 import re
 
 from absl import app
@@ -40,8 +47,10 @@ from official.core import task_factory
 from official.core import train_lib
 from official.core import train_utils
 from official.modeling import performance
-from official.projects.group_norm import registry_imports
+from official.projects.group_norm import registry_imports  # noqa: F401 (registers the experiments)
+from official.projects.group_norm import runner
 from official.projects.group_norm import trainer as trainer_lib
+from official.projects.group_norm.configs import common
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer(
@@ -59,6 +68,10 @@ flags.DEFINE_integer(
     'cpu_replicas', 0,
     'On a machine without GPUs, split the CPU into this many logical devices '
     'and run one MirroredStrategy replica on each (0: leave devices alone).')
+flags.DEFINE_string(
+    'log_file', None,
+    'Where Model Garden\'s full log goes (appended). Defaults to '
+    'model_dir/train.log. --alsologtostderr shows it on the terminal too.')
 
 
 def configure_cpu_replicas(cpu_replicas: int) -> None:
@@ -104,7 +117,8 @@ def build_strategy(params, cpu_replicas: int = 0) -> tf.distribute.Strategy:
 
 
 def run(params, model_dir: str, mode: str, cpu_replicas: int = 0,
-        run_post_eval: bool = True, seed=None, deterministic: bool = False):
+        run_post_eval: bool = True, seed=None, deterministic: bool = False,
+        progress=None, model_dir_is_new=None):
   """Trains and/or evaluates; returns `(model, eval_logs)` as train_lib does.
 
   Args:
@@ -119,6 +133,11 @@ def run(params, model_dir: str, mode: str, cpu_replicas: int = 0,
     deterministic: op determinism, and a resumed run replays its input to the
       restored step (see `GuardedTrainer`), so that kill-and-resume gives the
       weights of an uninterrupted run. Needs `seed`.
+    progress: if set (e.g. `print`), receives a line per training loop and
+      per evaluation.
+    model_dir_is_new: whether model_dir is this run's own (then a failure
+      before the first checkpoint removes it); None judges it on entry. The
+      script passes True when it made the folder only for its log file.
   """
   if deterministic:
     if seed is None:
@@ -127,7 +146,9 @@ def run(params, model_dir: str, mode: str, cpu_replicas: int = 0,
     tf.config.experimental.enable_op_determinism()
   if seed is not None:
     tf_keras.utils.set_random_seed(seed)
-  with _removed_if_no_checkpoint(model_dir):
+  if model_dir_is_new is None:
+    model_dir_is_new = not tf.io.gfile.exists(model_dir)
+  with _removed_if_no_checkpoint(model_dir, model_dir_is_new):
     if 'train' in mode:
       train_utils.serialize_config(params, model_dir)
     precision = params.runtime.mixed_precision_dtype
@@ -135,12 +156,13 @@ def run(params, model_dir: str, mode: str, cpu_replicas: int = 0,
       # Model Garden spells these 'bfloat16' / 'float16'; Keras 'mixed_...'.
       performance.set_mixed_precision_policy(precision.replace('mixed_', ''))
     strategy = build_strategy(params, cpu_replicas)
-    logging.info('Training on %d replica(s) of %s; global batch %d = %s per '
-                 'replica.', strategy.num_replicas_in_sync,
-                 type(strategy).__name__,
-                 params.task.train_data.global_batch_size,
-                 params.task.train_data.global_batch_size /
-                 strategy.num_replicas_in_sync)
+    batch = params.task.train_data.global_batch_size
+    placement = (f'{strategy.num_replicas_in_sync} replica(s) of '
+                 f'{type(strategy).__name__}; global batch {batch} = '
+                 f'{batch / strategy.num_replicas_in_sync} per replica')
+    logging.info('Running on %s.', placement)
+    if progress:
+      progress(f'{mode} in {model_dir} on {placement}.')
     with strategy.scope():
       task = task_factory.get_task(params.task, logging_dir=model_dir)
       trainer = train_utils.create_trainer(
@@ -149,7 +171,8 @@ def run(params, model_dir: str, mode: str, cpu_replicas: int = 0,
           checkpoint_exporter=train_lib.maybe_create_best_ckpt_exporter(
               params, model_dir),
           trainer_cls=functools.partial(trainer_lib.GuardedTrainer,
-                                        replay_input=deterministic))
+                                        replay_input=deterministic,
+                                        progress=progress))
     trainer_lib.check_checkpoint_matches(trainer, model_dir)
     try:
       model, eval_logs = train_lib.run_experiment(
@@ -165,19 +188,19 @@ def run(params, model_dir: str, mode: str, cpu_replicas: int = 0,
           'or task.validation_data.input_path='
           f'{params.task.validation_data.input_path!r}.') from e
   if eval_logs:
-    trainer_lib.write_eval_metrics(model_dir, eval_logs,
-                                   trainer.global_step.numpy())
+    runner.write_eval_metrics(model_dir, eval_logs,
+                              trainer.global_step.numpy())
   return model, eval_logs
 
 
 @contextlib.contextmanager
-def _removed_if_no_checkpoint(model_dir: str):
+def _removed_if_no_checkpoint(model_dir: str, is_new: bool):
   """Removes model_dir if it is new and the block fails before a checkpoint.
 
-  A run that fails on bad input leaves nothing behind; a run that fails later
-  keeps its checkpoints (the good ones: see `GuardedTrainer`).
+  A run that fails on bad input leaves nothing behind (its error is on the
+  terminal); a run that fails later keeps its checkpoints (the good ones: see
+  `GuardedTrainer`) and its log.
   """
-  is_new = not tf.io.gfile.exists(model_dir)
   try:
     yield
   except BaseException:
@@ -187,17 +210,30 @@ def _removed_if_no_checkpoint(model_dir: str):
     raise
 
 
+def _print(line: str) -> None:
+  print(line, flush=True)
+
+
 def main(_) -> None:
+  """Trains and/or evaluates the flags' experiment; prints the results."""
   gin.parse_config_files_and_bindings(FLAGS.gin_file, FLAGS.gin_params)
-  registry_imports.get_exp_config(FLAGS.experiment)  # A clear unknown-name error.
+  common.get_exp_config(FLAGS.experiment)  # A clear unknown-name error.
   params = train_utils.parse_configuration(FLAGS)
+  # A bad config fails above, before anything is written.
+  model_dir_is_new = not tf.io.gfile.exists(FLAGS.model_dir)
+  log_file = FLAGS.log_file or os.path.join(FLAGS.model_dir, 'train.log')
+  if not FLAGS.logtostderr:
+    runner.log_to_file(log_file)
+  _print(f'{FLAGS.experiment}: Model Garden\'s full log goes to {log_file}.')
   _, eval_logs = run(params, FLAGS.model_dir, FLAGS.mode, FLAGS.cpu_replicas,
-                     seed=FLAGS.seed, deterministic=FLAGS.deterministic)
+                     seed=FLAGS.seed, deterministic=FLAGS.deterministic,
+                     progress=_print, model_dir_is_new=model_dir_is_new)
   if eval_logs:
-    logs = trainer_lib.scalar_metrics(eval_logs)
-    print('Final evaluation:', pprint.pformat(logs), flush=True)
+    logs = runner.scalar_metrics(eval_logs)
+    _print('Final evaluation: ' +
+           ', '.join(f'{k} {v:.4g}' for k, v in sorted(logs.items())))
     if 'accuracy' in logs:
-      print(f'Validation accuracy: {logs["accuracy"]:.4f}', flush=True)
+      _print(f'Validation accuracy: {logs["accuracy"]:.4f}')
   train_utils.save_gin_config(FLAGS.mode, FLAGS.model_dir)
 
 

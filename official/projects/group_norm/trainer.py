@@ -10,19 +10,24 @@
   Replaying costs reading (not training on) those examples: cheap for small
   data, slow for ImageNet-sized runs, hence off by default.
 
+- `progress` (e.g. `print`) receives one line per training loop (step,
+  steps/s, loss, ETA) and one per evaluation (its scalar metrics): what a
+  person at the terminal needs while Model Garden's full log goes to a file.
+
 `check_checkpoint_matches` refuses a model_dir whose checkpoint was written by
 another model (e.g. BatchNorm's, resumed with a GroupNorm config), which
 Orbit's restore would otherwise accept with part of the weights left fresh.
 """
 
-import json
 import math
-import os
+import time
+from typing import Callable, Optional
 
 from absl import logging
 import tensorflow as tf
 
 from official.core import base_trainer
+from official.projects.group_norm import runner
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -32,10 +37,13 @@ class NonFiniteLossError(FloatingPointError):
 class GuardedTrainer(base_trainer.Trainer):
   """`base_trainer.Trainer` that stops on NaN loss and can replay its input."""
 
-  def __init__(self, *args, replay_input: bool = False, **kwargs):
+  def __init__(self, *args, replay_input: bool = False,
+               progress: Optional[Callable[[str], None]] = None, **kwargs):
     super().__init__(*args, **kwargs)
     self._replay_input = replay_input
     self._input_positioned = False
+    self._progress = progress
+    self._loop_start = None
     # A function of this trainer's model: traced per trainer, as a shared
     # tf.function could reuse a trace that captured another model's weights.
     self._weights_finite = tf.function(lambda: tf.reduce_all(
@@ -43,9 +51,11 @@ class GuardedTrainer(base_trainer.Trainer):
          for v in self.model.trainable_variables]))
 
   def train(self, num_steps):
+    """Trains `num_steps`, after replaying the input on resume if asked."""
     if self._replay_input and not self._input_positioned:
       self._position_input(int(self.global_step.numpy()))
     self._input_positioned = True
+    self._loop_start = (time.monotonic(), int(self.global_step.numpy()))
     return super().train(num_steps)
 
   def _position_input(self, step: int) -> None:
@@ -65,6 +75,7 @@ class GuardedTrainer(base_trainer.Trainer):
     self.train_dataset = self.distribute_dataset(dataset_fn)
 
   def train_loop_end(self):
+    """Model Garden's loop end, refusing a non-finite loss or weights."""
     logs = super().train_loop_end()
     loss = float(logs[self.train_loss.name])
     # The loss is measured before each update: finite weights are checked
@@ -80,6 +91,27 @@ class GuardedTrainer(base_trainer.Trainer):
           'before writing a checkpoint, so the latest checkpoint in model_dir '
           'still holds finite weights. Lower the learning rate or check the '
           'data, then resume.')
+    if self._progress and self._loop_start:
+      self._progress(self._loop_line(loss))
+    return logs
+
+  def _loop_line(self, loss: float) -> str:
+    """'step 179/1074 (17%) | 21.3 steps/s | loss 0.812 | ETA 0:42'."""
+    start_time, start_step = self._loop_start
+    step, total = int(self.global_step.numpy()), self.config.trainer.train_steps
+    rate = (step - start_step) / max(time.monotonic() - start_time, 1e-9)
+    eta = int((total - step) / rate) if rate > 0 else 0
+    return (f'step {step}/{total} ({100 * step // max(total, 1)}%) | '
+            f'{rate:.1f} steps/s | loss {loss:.4g} | '
+            f'ETA {eta // 60}:{eta % 60:02d}')
+
+  def eval_end(self, *args, **kwargs):
+    """Model Garden's evaluation results, also shown as progress."""
+    logs = super().eval_end(*args, **kwargs)
+    if self._progress:
+      scalars = runner.scalar_metrics(logs)
+      self._progress(f'eval at step {int(self.global_step.numpy())}: ' +
+                     ', '.join(f'{k} {v:.4g}' for k, v in scalars.items()))
     return logs
 
 
@@ -116,29 +148,6 @@ def check_checkpoint_matches(trainer: base_trainer.Trainer,
 
 
 def _leaf(variable_name: str) -> str:
-  """'model/layer-3/gn_gamma/.ATTRIBUTES/...' or 'a/gn_gamma:0' -> 'gn_gamma'."""
+  """'model/layer-3/gn_gamma/.ATTRIBUTES/..' or 'a/gn_gamma:0' -> 'gn_gamma'."""
   return variable_name.split('/.ATTRIBUTES')[0].split(':')[0].split('/')[-1]
 
-
-EVAL_METRICS_FILE = 'eval_metrics.json'
-
-
-def scalar_metrics(logs) -> dict:
-  """The scalar entries of evaluation logs as floats (no confusion matrices)."""
-  return {k: float(v) for k, v in logs.items() if tf.rank(v) == 0}
-
-
-def write_eval_metrics(model_dir: str, logs, global_step: int) -> dict:
-  """Writes the final evaluation's scalars to `model_dir/eval_metrics.json`.
-
-  Returns:
-    The written dict: the scalar metrics (no confusion matrices) and
-    `global_step`, the step they were measured at.
-  """
-  metrics = {**scalar_metrics(logs), 'global_step': int(global_step)}
-  path = os.path.join(model_dir, EVAL_METRICS_FILE)
-  tmp = f'{path}.tmp{os.getpid()}'  # Atomic: readers never see half a file.
-  with tf.io.gfile.GFile(tmp, 'w') as f:
-    json.dump(metrics, f, indent=1, sort_keys=True)
-  tf.io.gfile.rename(tmp, path, overwrite=True)
-  return metrics

@@ -22,7 +22,7 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from tests.official.projects.group_norm.conftest import checkpoint_step_and_weights
+from tests.official.projects.group_norm import helpers
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__))))))
@@ -81,6 +81,7 @@ def _finish(process):
   return output
 
 
+@pytest.mark.slow
 def test_kill_and_resume_ends_with_the_uninterrupted_weights(data_dir,
                                                              tmp_path):
   config = _config_file(tmp_path, data_dir, 'resume', train_steps=30,
@@ -98,15 +99,17 @@ def test_kill_and_resume_ends_with_the_uninterrupted_weights(data_dir,
       time.sleep(0.05)
     killed.kill()  # SIGKILL: no handler, no clean-up.
     killed.wait()
-    killed_at, _ = checkpoint_step_and_weights(killed_dir)
+    killed_at, _ = helpers.checkpoint_step_and_weights(killed_dir)
     assert 0 < killed_at < 30
     resumed = _start(started, killed_dir, config, tmp_path / 'resumed.log',
                      *flags)
-    output = _finish(resumed)
+    _finish(resumed)
     _finish(whole)
-  assert f'train | step: {killed_at:6d} | training until step 30' in output
-  step, weights = checkpoint_step_and_weights(killed_dir)
-  whole_step, whole_weights = checkpoint_step_and_weights(whole_dir)
+  # Model Garden's log of both runs, appended in the run folder.
+  log = (killed_dir / 'train.log').read_text()
+  assert f'train | step: {killed_at:6d} | training until step 30' in log
+  step, weights = helpers.checkpoint_step_and_weights(killed_dir)
+  whole_step, whole_weights = helpers.checkpoint_step_and_weights(whole_dir)
   assert step == whole_step == 30
   assert weights.keys() == whole_weights.keys() and len(weights) > 50
   for name, value in weights.items():
@@ -121,6 +124,7 @@ def _free_ports(n):
     return [s.getsockname()[1] for s in sockets]
 
 
+@pytest.mark.slow
 def test_two_workers_match_one_mirrored_process(data_dir, tmp_path):
   trainer = dict(train_steps=3, steps_per_loop=1, checkpoint_interval=3)
   mirrored = _config_file(tmp_path, data_dir, 'mirrored', **trainer)
@@ -146,8 +150,10 @@ def test_two_workers_match_one_mirrored_process(data_dir, tmp_path):
     _finish(single)
   assert 'MultiWorkerMirroredStrategy' in outputs[0]
   assert 'on 2 replica(s)' in outputs[0]
-  step, weights = checkpoint_step_and_weights(tmp_path / 'worker0')  # The chief.
-  single_step, single_weights = checkpoint_step_and_weights(tmp_path / 'single')
+  # Worker 0 is the chief.
+  step, weights = helpers.checkpoint_step_and_weights(tmp_path / 'worker0')
+  single_step, single_weights = helpers.checkpoint_step_and_weights(
+      tmp_path / 'single')
   assert step == single_step == 3
   assert weights.keys() == single_weights.keys() and len(weights) > 50
   for name, value in weights.items():

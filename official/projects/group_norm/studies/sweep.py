@@ -1,8 +1,9 @@
 r"""Validation error against images per replica, for each norm (paper, Fig. 1).
 
-  python -m official.projects.group_norm.sweep --experiment=resnet_gn_digits \
-      --norms=batch_norm,group_norm --per_replica_batch_sizes=32,16,8,4,2 \
-      --seeds=0,1,2 --cpu_replicas=4 --output_dir=/tmp/gn_sweep
+  python -m official.projects.group_norm.studies.sweep \
+      --experiment=resnet_gn_digits --norms=batch_norm,group_norm \
+      --per_replica_batch_sizes=32,16,8,4,2 --seeds=0,1,2 --cpu_replicas=4 \
+      --output_dir=/tmp/gn_sweep
 
 Each cell (norm, per-replica batch, seed) is one run of the project's training
 script (`train.py`, `--mode=train_and_eval`) in its own process, on
@@ -16,22 +17,22 @@ paper's protocol at small scale:
 - BatchNorm statistics per replica (`batch_norm`, not `sync_batch_norm`);
 - `--seeds` seeds weights and data order.
 
-Cells run largest batch first, one progress line each with an ETA. Finished
-cells are kept (`output_dir/runs/<cell>/eval_metrics.json`): rerunning the
-same command resumes, restarting only unfinished cells; adding seeds or norms
-to the command adds cells. After every cell the sweep rewrites
-`results.csv` / `results.json` (one row per cell), and at the end prints the
-summary table and plots `sweep.png` (mean error with min-max bars over seeds,
-one line per norm).
+Cells run largest batch first, one progress line each with an ETA. After
+every cell the sweep records its row in `results_dir/results.json` (and
+`results.csv`), which is also the resume state: rerunning the same command
+(on this machine or on a fresh clone holding the committed file) runs only
+the cells without an 'ok' row there; failed cells run again; adding seeds or
+norms adds cells. A results file made with other settings (experiment,
+replicas, overrides, learning rate) is refused. At the end the sweep prints
+the summary table and plots `sweep.png` (mean error with min-max bars over
+seeds, one line per norm). Each run's own folder is `output_dir/runs/<cell>`.
 """
 
 import csv
 import dataclasses
-import json
 import math
 import os
 import shutil
-import subprocess
 import sys
 import time
 from typing import Dict, List, Optional, Sequence
@@ -40,23 +41,26 @@ from absl import app
 from absl import flags
 import yaml
 
-from official.projects.group_norm import registry_imports
-from official.projects.group_norm import trainer as trainer_lib
+from official.projects.group_norm import registry_imports  # noqa: F401 (registers the experiments)
+from official.projects.group_norm import runner
+from official.projects.group_norm.configs import common
 from official.projects.group_norm.modeling import norms as norms_lib
 
-SETTINGS_FILE = 'sweep_settings.json'
+KEY_FIELDS = ('norm', 'per_replica_batch', 'seed')
 RESULT_FIELDS = ('norm', 'per_replica_batch', 'global_batch', 'seed',
                  'val_error', 'steps', 'wall_s', 'status')
 
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
+  """One run of the sweep: a norm at a per-replica batch with a seed."""
   norm: str
   per_replica_batch: int
   seed: int
 
   @property
   def name(self) -> str:
+    """The cell's folder name, e.g. group_norm_b2_s0."""
     return f'{self.norm}_b{self.per_replica_batch}_s{self.seed}'
 
 
@@ -138,54 +142,23 @@ def run_cell(experiment: str, cell: Cell, overrides: Dict, replicas: int,
   cell_yaml = os.path.join(run_dir, 'cell.yaml')
   with open(cell_yaml, 'w') as f:
     yaml.safe_dump(overrides, f)
-  command = [sys.executable, '-m', 'official.projects.group_norm.train',
-             f'--experiment={experiment}', '--mode=train_and_eval',
-             f'--model_dir={run_dir}', f'--cpu_replicas={replicas}',
-             f'--seed={cell.seed}', f'--config_file={cell_yaml}']
-  if params_override:
-    command.append(f'--params_override={params_override}')
-  start = time.monotonic()
-  with open(os.path.join(run_dir, 'train.log'), 'w') as log:
-    returncode = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT)
-  wall_s = time.monotonic() - start
+  result = runner.run_train(runner.train_command(
+      experiment, run_dir, cpu_replicas=replicas, seed=cell.seed,
+      config_files=[cell_yaml], params_override=params_override), run_dir)
   row = {'norm': cell.norm, 'per_replica_batch': cell.per_replica_batch,
          'global_batch': cell.per_replica_batch * replicas, 'seed': cell.seed,
-         'val_error': math.nan, 'steps': 0, 'wall_s': round(wall_s, 1)}
-  metrics_path = os.path.join(run_dir, trainer_lib.EVAL_METRICS_FILE)
-  if returncode == 0 and os.path.exists(metrics_path):
-    with open(metrics_path) as f:
-      metrics = json.load(f)
-    row.update(val_error=1.0 - metrics['accuracy'],
-               steps=metrics['global_step'], status='ok')
+         'val_error': math.nan, 'steps': 0, 'wall_s': result.wall_s}
+  if result.ok:
+    row.update(val_error=1.0 - result.metrics['accuracy'],
+               steps=result.metrics['global_step'], status='ok')
   else:
-    row['status'] = f'failed ({_last_error(run_dir)})'
-  with open(os.path.join(run_dir, 'result.json'), 'w') as f:
-    json.dump(row, f)
+    row['status'] = f'failed ({result.last_error()})'
   return row
 
 
-def _last_error(run_dir: str) -> str:
-  """The last line of the cell's log that names an error, for the table."""
-  with open(os.path.join(run_dir, 'train.log'), errors='replace') as f:
-    lines = [l.strip() for l in f if 'Error' in l]
-  return lines[-1][:200] if lines else 'see train.log'
-
-
-def load_results(output_dir: str, cells: Sequence[Cell]) -> List[Dict]:
-  """The finished cells' rows, in `cells` order."""
-  rows = []
-  for cell in cells:
-    path = os.path.join(output_dir, 'runs', cell.name, 'result.json')
-    if os.path.exists(path):
-      with open(path) as f:
-        rows.append(json.load(f))
-  return rows
-
-
-def write_results(output_dir: str, rows: List[Dict]) -> None:
-  with open(os.path.join(output_dir, 'results.json'), 'w') as f:
-    json.dump(rows, f, indent=1)
-  with open(os.path.join(output_dir, 'results.csv'), 'w', newline='') as f:
+def write_csv(results_dir: str, rows: List[Dict]) -> None:
+  """`results.csv` beside `results.json`: one line per cell."""
+  with open(os.path.join(results_dir, 'results.csv'), 'w', newline='') as f:
     writer = csv.DictWriter(f, RESULT_FIELDS)
     writer.writeheader()
     writer.writerows(rows)
@@ -252,22 +225,36 @@ def sweep(experiment: str, norms: Sequence[str],
           per_replica_batch_sizes: Sequence[int], seeds: Sequence[int],
           cpu_replicas: int, output_dir: str, params_override: str = '',
           base_learning_rate: Optional[float] = None,
-          log=print) -> List[Dict]:
-  """Runs the missing cells, then writes the table and the plot.
+          results_dir: Optional[str] = None, log=print) -> List[Dict]:
+  """Runs the cells the results file lacks, then writes the table and plot.
+
+  Args:
+    experiment: A registered experiment with a `resnet_gn` backbone.
+    norms: Norm-factory names to compare.
+    per_replica_batch_sizes: Images per replica.
+    seeds: Seeds of weights and data order.
+    cpu_replicas: MirroredStrategy replicas (the same for every cell).
+    output_dir: Where each cell's run folder goes (`runs/<cell>`).
+    params_override: Extra overrides for every cell.
+    base_learning_rate: See `cell_overrides`.
+    results_dir: Where `results.json` (the resume state), `results.csv` and
+      `sweep.png` go. Defaults to `output_dir`.
+    log: Prints a progress line.
 
   Returns:
-    The result rows of all requested cells.
+    The result rows of the requested cells, in cell order.
 
   Raises:
-    ValueError: bad arguments, or an output_dir holding a sweep made with
-      other settings (experiment, replicas, overrides).
+    ValueError: bad arguments, or a results file made with other settings
+      (experiment, replicas, overrides, learning rate).
   """
   if not norms or not per_replica_batch_sizes or not seeds:
     raise ValueError('Need at least one norm, batch size and seed.')
   if min(per_replica_batch_sizes) < 1 or cpu_replicas < 1:
     raise ValueError(f'Batch sizes {list(per_replica_batch_sizes)} and '
                      f'--cpu_replicas={cpu_replicas} must be >= 1.')
-  params = registry_imports.get_exp_config(experiment)
+  results_dir = results_dir or output_dir
+  params = common.get_exp_config(experiment)
   # Seed-major: an interrupted sweep has whole seeds, not half the batches.
   cells = [Cell(n, b, s) for s in seeds
            for b in sorted(per_replica_batch_sizes, reverse=True)
@@ -275,22 +262,33 @@ def sweep(experiment: str, norms: Sequence[str],
   # Every cell's config up front: a bad one fails now, not mid-sweep.
   overrides = {cell: cell_overrides(params, cell, cpu_replicas,
                                     base_learning_rate) for cell in cells}
-  _check_settings(output_dir, {'experiment': experiment,
-                               'cpu_replicas': cpu_replicas,
-                               'params_override': params_override,
-                               'base_learning_rate': base_learning_rate})
-  todo = [c for c in cells if not os.path.exists(
-      os.path.join(output_dir, 'runs', c.name, 'result.json'))]
-  log(f'Sweep in {output_dir}: {len(cells)} cells, {len(cells) - len(todo)} '
-      f'already done, {len(todo)} to run on {cpu_replicas} CPU replicas.')
+  results = runner.ResultsFile(
+      os.path.join(results_dir, 'results.json'), KEY_FIELDS,
+      {'experiment': experiment, 'cpu_replicas': cpu_replicas,
+       'params_override': params_override,
+       'base_learning_rate': base_learning_rate})
+
+  def requested_rows():
+    found = (results.get(**dataclasses.asdict(c)) for c in cells)
+    return [row for row in found if row is not None]
+
+  def done(cell):
+    row = results.get(**dataclasses.asdict(cell))
+    return row is not None and row['status'] == 'ok'
+
+  todo = [c for c in cells if not done(c)]
+  log(f'Sweep with results in {results.path}: {len(cells)} cells, '
+      f'{len(cells) - len(todo)} already done, {len(todo)} to run on '
+      f'{cpu_replicas} CPU replicas.')
   start = time.monotonic()
   for i, cell in enumerate(todo, 1):
     run_dir = os.path.join(output_dir, 'runs', cell.name)
-    if os.path.exists(run_dir):  # Interrupted earlier: start it over.
+    if os.path.exists(run_dir):  # Interrupted or failed earlier: start over.
       shutil.rmtree(run_dir)
     row = run_cell(experiment, cell, overrides[cell], cpu_replicas, run_dir,
                    params_override)
-    write_results(output_dir, load_results(output_dir, cells))
+    results.put(row)
+    write_csv(results_dir, requested_rows())
     elapsed = time.monotonic() - start
     eta = elapsed / i * (len(todo) - i)
     outcome = (f'validation error {100 * row["val_error"]:.2f}% after '
@@ -299,32 +297,17 @@ def sweep(experiment: str, norms: Sequence[str],
     log(f'[{i}/{len(todo)}] {cell.norm} at {cell.per_replica_batch} '
         f'images/replica, seed {cell.seed}: {outcome} in {row["wall_s"]:.0f} '
         f's | elapsed {_minutes(elapsed)}, ETA {_minutes(eta)}')
-  rows = load_results(output_dir, cells)
-  write_results(output_dir, rows)
+  rows = requested_rows()
+  write_csv(results_dir, rows)
   table = summarize(rows)
   batch_sizes = sorted(per_replica_batch_sizes, reverse=True)
   log('Validation error (%), mean (min-max over seeds ' +
       ','.join(map(str, seeds)) + '):\n' + format_table(table, batch_sizes))
   if table:
-    plot(table, batch_sizes, os.path.join(output_dir, 'sweep.png'),
+    plot(table, batch_sizes, os.path.join(results_dir, 'sweep.png'),
          f'{experiment}, {cpu_replicas} replicas')
-  log(f'Wrote {output_dir}/results.csv, results.json and sweep.png.')
+  log(f'Wrote {results_dir}/results.json, results.csv and sweep.png.')
   return rows
-
-
-def _check_settings(output_dir: str, settings: Dict) -> None:
-  """Records the sweep's settings; refuses to mix cells made with others."""
-  os.makedirs(output_dir, exist_ok=True)
-  path = os.path.join(output_dir, SETTINGS_FILE)
-  if os.path.exists(path):
-    with open(path) as f:
-      recorded = json.load(f)
-    if recorded != settings:
-      raise ValueError(f'{output_dir} holds a sweep made with {recorded}; '
-                       f'this one is {settings}. Use another --output_dir.')
-  else:
-    with open(path, 'w') as f:
-      json.dump(settings, f, indent=1)
 
 
 def _minutes(seconds: float) -> str:
@@ -336,14 +319,15 @@ def _ints(values: Optional[Sequence[str]]) -> List[int]:
 
 
 def main(_) -> None:
+  """Runs the sweep from the flags; exits non-zero if a cell failed."""
   rows = sweep(FLAGS.experiment, FLAGS.norms,
                _ints(FLAGS.per_replica_batch_sizes), _ints(FLAGS.seeds),
                FLAGS.cpu_replicas, FLAGS.output_dir, FLAGS.params_override,
-               FLAGS.base_learning_rate)
+               FLAGS.base_learning_rate, FLAGS.results_dir)
   failed = [r for r in rows if r['status'] != 'ok']
   if failed:
-    sys.exit(f'{len(failed)} cell(s) failed; see their train.log under '
-             f'{FLAGS.output_dir}/runs/.')
+    sys.exit(f'{len(failed)} cell(s) failed; see console.log and train.log '
+             f'in their folders under {FLAGS.output_dir}/runs/.')
 
 
 FLAGS = flags.FLAGS
@@ -364,6 +348,9 @@ if __name__ == '__main__':
       'paper: 0.1). Default: the experiment\'s own, scaled from its batch.')
   flags.DEFINE_string('params_override', '', 'Extra overrides for every '
                       'cell, as for train.py.')
-  flags.DEFINE_string('output_dir', None, 'Where runs, table and plot go.')
+  flags.DEFINE_string('output_dir', None, 'Where the runs\' folders go.')
+  flags.DEFINE_string(
+      'results_dir', None, 'Where results.json (also the resume state), '
+      'results.csv and sweep.png go. Defaults to --output_dir.')
   flags.mark_flags_as_required(['output_dir'])
   app.run(main)

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from official.core import exp_factory
-from official.projects.group_norm import sweep
+from official.projects.group_norm.studies import sweep
 
 
 def _digits():
@@ -68,6 +68,7 @@ def test_table_gives_mean_and_range_over_seeds():
       '| batch_norm | - | 40.0 (30.0-50.0) |', '| group_norm | - | 1.0 |']
 
 
+@pytest.mark.slow
 def test_sweep_runs_cells_writes_table_and_plot_and_resumes(data_dir,
                                                             tmp_path):
   override = json.dumps({
@@ -81,31 +82,38 @@ def test_sweep_runs_cells_writes_table_and_plot_and_resumes(data_dir,
                   'validation_interval': 2, 'validation_steps': 2},
   })
   output_dir = str(tmp_path / 'sweep')
+  results_dir = str(tmp_path / 'docs')
   lines = []
   kwargs = dict(experiment='resnet_gn_digits', norms=['group_norm'],
                 per_replica_batch_sizes=[1], cpu_replicas=2,
-                output_dir=output_dir, params_override=override,
+                params_override=override, results_dir=results_dir,
                 log=lines.append)
-  rows = sweep.sweep(seeds=[0], **kwargs)
+  rows = sweep.sweep(seeds=[0], output_dir=output_dir, **kwargs)
   assert [(r['norm'], r['seed'], r['steps'], r['status']) for r in rows] == [
       ('group_norm', 0, 2, 'ok')]
   assert 0 <= rows[0]['val_error'] <= 1
   assert lines[1].startswith('[1/1] group_norm at 1 images/replica, seed 0: '
                              'validation error ')
-  assert os.path.getsize(os.path.join(output_dir, 'sweep.png')) > 1000
+  assert os.path.getsize(os.path.join(results_dir, 'sweep.png')) > 1000
+  assert os.listdir(os.path.join(output_dir, 'runs')) == ['group_norm_b1_s0']
 
-  # Interrupted in seed 1: its half-written run is started over; seed 0 kept.
-  partial = os.path.join(output_dir, 'runs', 'group_norm_b1_s1')
+  # A fresh clone holds only the committed results: seed 0 is not rerun. Its
+  # seed-1 run was interrupted: that run folder is started over.
+  fresh_dir = str(tmp_path / 'fresh_clone_runs')
+  partial = os.path.join(fresh_dir, 'runs', 'group_norm_b1_s1')
   os.makedirs(partial)
   open(os.path.join(partial, 'left_by_a_killed_run'), 'w').close()
   lines.clear()
-  rows = sweep.sweep(seeds=[0, 1], **kwargs)
+  rows = sweep.sweep(seeds=[0, 1], output_dir=fresh_dir, **kwargs)
   assert lines[0].endswith('2 cells, 1 already done, 1 to run on 2 CPU '
                            'replicas.')
   assert [(r['seed'], r['status']) for r in rows] == [(0, 'ok'), (1, 'ok')]
+  assert sorted(os.listdir(os.path.join(fresh_dir, 'runs'))) == [
+      'group_norm_b1_s1']
   assert not os.path.exists(os.path.join(partial, 'left_by_a_killed_run'))
-  with open(os.path.join(output_dir, 'results.csv')) as f:
+  with open(os.path.join(results_dir, 'results.csv')) as f:
     assert [r['seed'] for r in csv.DictReader(f)] == ['0', '1']
 
-  with pytest.raises(ValueError, match='holds a sweep made with'):
-    sweep.sweep(**{**kwargs, 'cpu_replicas': 4}, seeds=[0])
+  with pytest.raises(ValueError, match='holds results made with settings'):
+    sweep.sweep(**{**kwargs, 'cpu_replicas': 4}, seeds=[0],
+                output_dir=output_dir)

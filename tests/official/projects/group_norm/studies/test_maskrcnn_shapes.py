@@ -1,14 +1,15 @@
 """The Mask R-CNN shapes benchmark: its commands, table and pass/fail rule.
 
 The benchmark's runs themselves take about 15 minutes a norm; they are not
-part of the suite (the README quotes the command and its numbers)."""
+part of the suite (the README quotes the command and its numbers).
+"""
 
 import json
 import os
 
 import pytest
 
-from official.projects.group_norm import benchmark_maskrcnn_shapes as bench
+from official.projects.group_norm.studies import maskrcnn_shapes as bench
 
 GN = {'norm': 'group_norm', 'steps': 3000, 'AP': 0.87, 'AP50': 0.99,
       'AP75': 0.98, 'mask_AP': 0.80, 'mask_AP50': 0.99, 'mask_AP75': 0.98}
@@ -44,3 +45,19 @@ def test_finished_runs_are_reused_not_rerun(tmp_path):
   assert row == {**GN, 'wall_s': None}
   assert bench.format_table([row]).splitlines()[-1] == (
       '| group_norm | 3000 | 87.0 | 99.0 | 98.0 | 80.0 | 99.0 | 98.0 |')
+
+
+def test_recorded_rows_are_the_resume_state(tmp_path):
+  """A fresh clone's committed results file: nothing runs, nothing is lost."""
+  results_dir = tmp_path / 'docs'
+  results_dir.mkdir()
+  (results_dir / 'results.json').write_text(json.dumps({
+      'settings': {'experiment': bench.EXPERIMENT, 'params_override': ''},
+      'rows': [dict(GN, wall_s=845.0), dict(BN, wall_s=863.0)]}))
+  lines = []
+  rows = bench.run_study(['group_norm', 'batch_norm'],
+                         str(tmp_path / 'runs'), str(results_dir),
+                         log=lines.append)
+  assert rows == [dict(GN, wall_s=845.0), dict(BN, wall_s=863.0)]
+  assert lines[0].startswith('[1/2] group_norm: recorded in ')
+  assert not (tmp_path / 'runs').exists()

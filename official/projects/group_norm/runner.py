@@ -1,0 +1,216 @@
+"""Running the project's scripts: train.py as a child, logs, metrics, results.
+
+Studies (sweeps, benchmarks) train each configuration in its own process:
+`train_command` builds the command line, `run_train` runs it with its output
+in a log file, times it and reads the evaluation that `train.py` wrote with
+`write_eval_metrics`. `ResultsFile` is a study's committed results and, at the
+same time, its resume state: a fresh clone that reruns the study's command
+continues from the runs recorded there instead of repeating them.
+
+Each study keeps its own resume and failure policy; this module only runs,
+times and records. `log_to_file` is where the scripts send Model Garden's
+full log, so that their terminals show progress and results.
+"""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+from absl import logging
+import numpy as np
+
+EVAL_METRICS_FILE = 'eval_metrics.json'
+TRAIN_MODULE = 'official.projects.group_norm.train'
+
+
+def log_to_file(path: str) -> None:
+  """Sends absl's (and so TensorFlow's) log records to `path`, appended.
+
+  The terminal then shows only records at absl's --stderrthreshold and
+  above, or all of them with --alsologtostderr, as absl's own log files do.
+  """
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  # Open for the rest of the process: absl writes records as they come.
+  logging.get_absl_handler().python_handler.setStream(open(path, 'a'))
+
+
+def scalar_metrics(logs) -> Dict[str, float]:
+  """The scalar entries of evaluation logs as floats (no confusion matrices)."""
+  return {k: float(v) for k, v in logs.items() if np.ndim(v) == 0}
+
+
+def _write_json_atomically(path: str, data: Any) -> None:
+  """Writes JSON so that readers never see half a file."""
+  tmp = f'{path}.tmp{os.getpid()}'
+  with open(tmp, 'w') as f:
+    json.dump(data, f, indent=1, sort_keys=isinstance(data, dict))
+    f.write('\n')
+  os.replace(tmp, path)
+
+
+def write_eval_metrics(model_dir: str, logs, global_step: int) -> Dict:
+  """Writes the final evaluation's scalars to `model_dir/eval_metrics.json`.
+
+  Args:
+    model_dir: The run folder.
+    logs: Evaluation logs (name -> value); non-scalars are left out.
+    global_step: The step the metrics were measured at.
+
+  Returns:
+    The written dict: the scalar metrics and `global_step`.
+  """
+  metrics = {**scalar_metrics(logs), 'global_step': int(global_step)}
+  _write_json_atomically(os.path.join(model_dir, EVAL_METRICS_FILE), metrics)
+  return metrics
+
+
+def read_eval_metrics(model_dir: str) -> Optional[Dict]:
+  """The metrics a run wrote with `write_eval_metrics`, or None."""
+  path = os.path.join(model_dir, EVAL_METRICS_FILE)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def train_command(experiment: str, model_dir: str, *,
+                  mode: str = 'train_and_eval', cpu_replicas: int = 0,
+                  seed: Optional[int] = None,
+                  config_files: Sequence[str] = (),
+                  params_override: str = '') -> List[str]:
+  """The `train.py` command line of one run (this interpreter, as a module).
+
+  Args:
+    experiment: A registered experiment.
+    model_dir: The run folder.
+    mode: 'train', 'eval', 'train_and_eval', ...
+    cpu_replicas: `--cpu_replicas`; 0 leaves the devices alone.
+    seed: `--seed`, if any.
+    config_files: `--config_file` YAMLs, applied in order.
+    params_override: `--params_override`, applied last.
+
+  Returns:
+    The argv list.
+  """
+  command = [sys.executable, '-m', TRAIN_MODULE, f'--experiment={experiment}',
+             f'--mode={mode}', f'--model_dir={model_dir}']
+  if cpu_replicas:
+    command.append(f'--cpu_replicas={cpu_replicas}')
+  if seed is not None:
+    command.append(f'--seed={seed}')
+  command += [f'--config_file={path}' for path in config_files]
+  if params_override:
+    command.append(f'--params_override={params_override}')
+  return command
+
+
+@dataclasses.dataclass
+class RunResult:
+  """What one child run gave.
+
+  Attributes:
+    returncode: The process's exit status.
+    wall_s: Its wall time, seconds.
+    metrics: Its `eval_metrics.json`, or None if it wrote none.
+    log_path: The file holding its stdout and stderr (tracebacks included).
+  """
+  returncode: int
+  wall_s: float
+  metrics: Optional[Dict]
+  log_path: str
+
+  @property
+  def ok(self) -> bool:
+    """Whether the run exited cleanly and wrote its metrics."""
+    return self.returncode == 0 and self.metrics is not None
+
+  def last_error(self) -> str:
+    """The last log line that names an error, for a table or a message."""
+    with open(self.log_path, errors='replace') as f:
+      lines = [line.strip() for line in f if 'Error' in line]
+    return lines[-1][:200] if lines else f'see {self.log_path}'
+
+
+def run_train(command: Sequence[str], model_dir: str,
+              log_name: str = 'console.log') -> RunResult:
+  """Runs a `train_command` to its end, its output appended to a log file.
+
+  train.py writes Model Garden's full log to `model_dir/train.log` itself;
+  its terminal output (progress, results, any traceback) goes to `log_name`.
+
+  Args:
+    command: The argv of the run.
+    model_dir: The run's folder (made first, so that a run failing early
+      keeps its logs); train.py's files go there too.
+    log_name: The file in `model_dir` that takes the run's stdout and stderr.
+
+  Returns:
+    The run's `RunResult`.
+  """
+  os.makedirs(model_dir, exist_ok=True)
+  log_path = os.path.join(model_dir, log_name)
+  start = time.monotonic()
+  with open(log_path, 'a') as log:
+    returncode = subprocess.call(list(command), stdout=log,
+                                 stderr=subprocess.STDOUT)
+  return RunResult(returncode=returncode,
+                   wall_s=round(time.monotonic() - start, 1),
+                   metrics=read_eval_metrics(model_dir), log_path=log_path)
+
+
+class ResultsFile:
+  """A study's results JSON: its committed record and its resume state.
+
+  The file holds `{"settings": {...}, "rows": [...]}`. Rows are identified by
+  `key_fields`; `put` replaces the row of the same key and rewrites the file
+  at once, so an interrupted study loses at most the run in progress. Opening
+  a file recorded with other settings raises: mixing runs made under another
+  protocol would make the table lie.
+  """
+
+  def __init__(self, path: str, key_fields: Sequence[str],
+               settings: Dict[str, Any]):
+    """Opens (or starts) the results at `path`.
+
+    Args:
+      path: The JSON file; its folder is made if missing.
+      key_fields: The row fields that identify a run.
+      settings: What every row was made with (experiment, replicas, ...).
+
+    Raises:
+      ValueError: if the file was recorded with other settings.
+    """
+    self.path = path
+    self.key_fields = tuple(key_fields)
+    self.settings = dict(settings)
+    self.rows: List[Dict] = []
+    if os.path.exists(path):
+      with open(path) as f:
+        recorded = json.load(f)
+      if recorded.get('settings') != self.settings:
+        raise ValueError(
+            f'{path} holds results made with settings '
+            f'{recorded.get("settings")}; this run has {self.settings}. Use '
+            'another results file (or output folder), or the same settings.')
+      self.rows = list(recorded['rows'])
+
+  def key(self, row: Dict) -> tuple:
+    """The values of the key fields of `row`."""
+    return tuple(row[k] for k in self.key_fields)
+
+  def get(self, **key) -> Optional[Dict]:
+    """The recorded row with these key fields' values, or None."""
+    wanted = tuple(key[k] for k in self.key_fields)
+    return next((r for r in self.rows if self.key(r) == wanted), None)
+
+  def put(self, row: Dict) -> None:
+    """Records `row` (replacing the one of the same key) and writes the file."""
+    self.rows = [r for r in self.rows if self.key(r) != self.key(row)]
+    self.rows.append(row)
+    os.makedirs(os.path.dirname(self.path) or '.', exist_ok=True)
+    _write_json_atomically(self.path, {'settings': self.settings,
+                                       'rows': self.rows})

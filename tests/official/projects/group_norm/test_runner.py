@@ -1,0 +1,75 @@
+"""The child-process runner, the eval-metrics file and the results file."""
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from official.projects.group_norm import runner
+
+
+def test_write_eval_metrics_keeps_scalars_and_the_step(tmp_path):
+  metrics = runner.write_eval_metrics(
+      str(tmp_path), {'accuracy': np.float32(0.5),
+                      'confusion': np.zeros((2, 2))}, 7)
+  assert metrics == {'accuracy': 0.5, 'global_step': 7}
+  with open(tmp_path / runner.EVAL_METRICS_FILE) as f:
+    assert json.load(f) == metrics
+  assert os.listdir(tmp_path) == [runner.EVAL_METRICS_FILE]
+  assert runner.read_eval_metrics(str(tmp_path)) == metrics
+  assert runner.read_eval_metrics(str(tmp_path / 'none')) is None
+
+
+def test_train_command():
+  command = runner.train_command(
+      'resnet_gn_digits', '/runs/a', cpu_replicas=4, seed=3,
+      config_files=['x.yaml', 'y.yaml'], params_override='a.b=1')
+  assert command == [
+      sys.executable, '-m', 'official.projects.group_norm.train',
+      '--experiment=resnet_gn_digits', '--mode=train_and_eval',
+      '--model_dir=/runs/a', '--cpu_replicas=4', '--seed=3',
+      '--config_file=x.yaml', '--config_file=y.yaml', '--params_override=a.b=1']
+  assert runner.train_command('e', 'd', mode='eval')[3:] == [
+      '--experiment=e', '--mode=eval', '--model_dir=d']
+
+
+def test_run_train_times_logs_and_reads_the_metrics(tmp_path):
+  # A stand-in for train.py that writes its metrics as train.py does.
+  script = ('import sys; from official.projects.group_norm import runner; '
+            'print("progress line"); '
+            'runner.write_eval_metrics(sys.argv[1], {"accuracy": 0.9}, 5)')
+  result = runner.run_train([sys.executable, '-c', script, str(tmp_path)],
+                            str(tmp_path))
+  assert result.ok and result.returncode == 0 and result.wall_s > 0
+  assert result.metrics == {'accuracy': 0.9, 'global_step': 5}
+  with open(result.log_path) as f:
+    assert f.read() == 'progress line\n'
+
+  failing = runner.run_train(
+      [sys.executable, '-c', 'raise ValueError("bad config")'],
+      str(tmp_path / 'failed'))
+  assert not failing.ok and failing.returncode == 1
+  assert failing.last_error() == 'ValueError: bad config'
+
+
+def test_results_file_is_the_resume_state(tmp_path):
+  path = str(tmp_path / 'docs' / 'results.json')
+  settings = {'experiment': 'e', 'replicas': 2}
+  results = runner.ResultsFile(path, ['norm', 'seed'], settings)
+  assert results.get(norm='group_norm', seed=0) is None
+  results.put({'norm': 'group_norm', 'seed': 0, 'error': 0.5})
+  results.put({'norm': 'group_norm', 'seed': 1, 'error': 0.4})
+  results.put({'norm': 'group_norm', 'seed': 0, 'error': 0.3})  # Replaces.
+  # A fresh clone: only the committed file is there.
+  again = runner.ResultsFile(path, ['norm', 'seed'], settings)
+  assert again.get(norm='group_norm', seed=0) == {
+      'norm': 'group_norm', 'seed': 0, 'error': 0.3}
+  assert len(again.rows) == 2
+  with open(path) as f:
+    assert json.load(f)['settings'] == settings
+  with pytest.raises(ValueError, match=r"holds results made with settings "
+                     r"\{'experiment': 'e', 'replicas': 2\}; this run has "
+                     r"\{'experiment': 'e', 'replicas': 4\}"):
+    runner.ResultsFile(path, ['norm', 'seed'], {**settings, 'replicas': 4})
