@@ -1,13 +1,16 @@
-"""The wheel ships gn_keras and only our project under Model Garden's `official`."""
+"""The wheel ships gn_keras and, under `official`, only our project."""
 
 import pathlib
 import subprocess
 import sys
 import zipfile
 
+import pytest
+
 REPO = pathlib.Path(__file__).parents[1]
 
 
+@pytest.mark.slow
 def test_wheel_holds_gn_keras_and_only_official_projects_group_norm(tmp_path):
   subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--quiet', '--no-deps',
                   '--no-build-isolation', '--wheel-dir', str(tmp_path),

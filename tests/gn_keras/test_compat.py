@@ -1,4 +1,4 @@
-"""tensorflow-addons migration: real tfa 0.23 models load after `import gn_keras`.
+"""tensorflow-addons migration: real tfa 0.23 models load with gn_keras.
 
 The fixtures were saved by TF 2.15.1 with `tfa.layers.GroupNormalization`
 (see tests/fixtures/tfa_saved_models/README.md); `io.npz` holds the outputs
@@ -28,16 +28,17 @@ def io():
 
 
 def _gn_layers(model):
-  return [l for l in model.layers if 'GroupNormalization' in type(l).__name__]
+  return [layer for layer in model.layers
+          if 'GroupNormalization' in type(layer).__name__]
 
 
 def _check(model, io, layer_class):
   x, y = io
   np.testing.assert_allclose(model.predict(x, verbose=0), y, atol=1e-5)
   layers = _gn_layers(model)
-  assert [type(l) for l in layers] == [layer_class] * 2
+  assert [type(layer) for layer in layers] == [layer_class] * 2
   meta = json.loads((FIXTURES / 'meta.json').read_text())
-  assert [(l.groups, l.epsilon) for l in layers] == [
+  assert [(layer.groups, layer.epsilon) for layer in layers] == [
       (m['groups'], m['epsilon']) for m in meta['gn_layers']]
 
 

@@ -1,10 +1,13 @@
-"""The README's main job: the demo trains at batch 2 and round-trips both formats."""
+"""The Keras 3 demo trains at batch 2 and round-trips both formats."""
 
 import os
+
+import pytest
 
 from gn_keras import demo
 
 
+@pytest.mark.slow
 def test_demo_trains_saves_and_reloads(tmp_path, capsys):
   accuracy = demo.main(['--output_dir', str(tmp_path), '--epochs', '2'])
   assert accuracy > 0.85  # Digits is easy; chance is 0.1.

@@ -6,19 +6,11 @@ import pytest
 import tensorflow as tf
 
 import gn_keras
-from tests.gn_keras.layer_checks import *  # pylint: disable=wildcard-import
-from tests.gn_keras.layer_checks import Flavour
-
-
-@pytest.fixture
-def flavour():
-  return Flavour(keras=keras, layer=gn_keras.GroupNormalization,
-                 set_policy=keras.mixed_precision.set_global_policy,
-                 save_formats=('.keras',))
 
 
 def test_public_import_paths():
-  from gn_keras import GroupNormalization, group_norm  # pylint: disable=g-import-not-at-top,reimported
+  from gn_keras import GroupNormalization  # pylint: disable=g-import-not-at-top,reimported
+  from gn_keras import group_norm  # pylint: disable=g-import-not-at-top,reimported
   from gn_keras.tf_keras import GroupNormalization as TfKerasGN  # pylint: disable=g-import-not-at-top
   assert issubclass(GroupNormalization, keras.layers.Layer)
   assert GroupNormalization is not TfKerasGN

@@ -6,16 +6,6 @@ import tensorflow as tf
 import tf_keras
 
 from gn_keras import tf_keras as gn_tf_keras
-from tests.gn_keras.layer_checks import *  # pylint: disable=wildcard-import
-from tests.gn_keras.layer_checks import Flavour
-
-
-@pytest.fixture
-def flavour():
-  return Flavour(keras=tf_keras, layer=gn_tf_keras.GroupNormalization,
-                 set_policy=tf_keras.mixed_precision.set_global_policy,
-                 save_formats=('.h5', '.keras', ''),  # '' = SavedModel dir.
-                 weight_prefix='gn_')
 
 
 def test_matches_tf_keras_own_group_normalization():
@@ -50,7 +40,8 @@ def test_batch_norm_checkpoint_never_restores_silently(tmp_path):
 
 
 def test_group_norm_checkpoint_round_trip(tmp_path):
-  gn = gn_tf_keras.GroupNormalization(groups=2, gamma_initializer='random_normal')
+  gn = gn_tf_keras.GroupNormalization(groups=2,
+                                      gamma_initializer='random_normal')
   gn.build((None, 8))
   path = tf.train.Checkpoint(norm=gn).write(str(tmp_path / 'gn'))
   other = gn_tf_keras.GroupNormalization(groups=2)

@@ -1,0 +1,1 @@
+"""Tests of official.projects.group_norm."""

@@ -26,6 +26,7 @@ def _normalized(images):
       scale=preprocess_ops.STDDEV_RGB)
 
 
+@pytest.mark.slow
 def test_export_serves_the_keras_models_outputs(trained, tmp_path):
   params, model_dir, _ = trained
   export_dir = str(tmp_path / 'export')
@@ -44,6 +45,7 @@ def test_export_serves_the_keras_models_outputs(trained, tmp_path):
   assert os.path.isfile(os.path.join(export_dir, 'params.yaml'))
 
 
+@pytest.mark.slow
 def test_export_refuses_to_overwrite(trained, tmp_path):
   params, model_dir, _ = trained
   export_dir = tmp_path / 'export'
@@ -53,12 +55,14 @@ def test_export_refuses_to_overwrite(trained, tmp_path):
     export_saved_model.export(params, model_dir, str(export_dir))
 
 
+@pytest.mark.slow
 def test_export_without_checkpoint_raises(trained, tmp_path):
   params, _, _ = trained
   with pytest.raises(ValueError, match='No checkpoint in'):
     export_saved_model.export(params, str(tmp_path), str(tmp_path / 'e'))
 
 
+@pytest.mark.slow
 def test_maskrcnn_export_serves_the_keras_models_detections(
     trained_maskrcnn, tmp_path):
   params, model_dir, _, _ = trained_maskrcnn

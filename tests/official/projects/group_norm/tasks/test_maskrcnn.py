@@ -1,5 +1,7 @@
-"""Mask R-CNN-GN through the project's train script: training, COCO eval,
-checkpoint initialisation, data made on first use."""
+"""Mask R-CNN-GN through the project's train script.
+
+Training, COCO evaluation, checkpoint initialisation, data made on first use.
+"""
 
 import json
 import os
@@ -11,9 +13,10 @@ import tensorflow as tf
 from official.core import task_factory
 from official.projects.group_norm.data import make_shapes
 from official.projects.group_norm.tasks import maskrcnn as maskrcnn_task
-from tests.official.projects.group_norm.conftest import shapes_params
+from tests.official.projects.group_norm import helpers
 
 
+@pytest.mark.slow
 def test_one_mirrored_step_at_one_image_per_replica(trained_maskrcnn):
   params, model_dir, model, _ = trained_maskrcnn
   assert params.task.train_data.global_batch_size == 2
@@ -29,6 +32,7 @@ def test_one_mirrored_step_at_one_image_per_replica(trained_maskrcnn):
   assert all(np.isfinite(reader.get_tensor(n)).all() for n in names)
 
 
+@pytest.mark.slow
 def test_coco_evaluation_reports_box_and_mask_ap(trained_maskrcnn):
   _, model_dir, _, eval_logs = trained_maskrcnn
   for key in ('AP', 'AP50', 'mask_AP', 'mask_AP50'):
@@ -40,12 +44,15 @@ def test_coco_evaluation_reports_box_and_mask_ap(trained_maskrcnn):
       float(eval_logs['mask_AP']))
 
 
+@pytest.mark.slow
 def test_backbone_initialises_from_a_classification_checkpoint(
     trained, shapes_dir, tmp_path):
-  """A ResNet-GN classifier's checkpoint (as resnet50_gn_imagenet writes one)
-  initialises the Mask R-CNN backbone through `task.init_checkpoint`."""
+  """A ResNet-GN classifier's checkpoint initialises the backbone.
+
+  As a resnet50_gn_imagenet run's would, through `task.init_checkpoint`.
+  """
   _, classifier_dir, _ = trained  # resnet_gn_digits: ResNet-18 x 0.25, G=8.
-  params = shapes_params(shapes_dir)
+  params = helpers.shapes_params(shapes_dir)
   params.override({'task': {
       'init_checkpoint': classifier_dir, 'init_checkpoint_modules': 'backbone',
       'model': {'backbone': {'resnet_gn': {'depth_multiplier': 0.25}}}}},
@@ -66,7 +73,7 @@ def test_backbone_initialises_from_a_classification_checkpoint(
 
 
 def test_missing_init_checkpoint_is_a_clear_error(shapes_dir, tmp_path):
-  params = shapes_params(shapes_dir)
+  params = helpers.shapes_params(shapes_dir)
   params.override({'task': {'init_checkpoint': str(tmp_path / 'nothing')}},
                   is_strict=True)
   task = task_factory.get_task(params.task)
@@ -86,7 +93,7 @@ def test_shapes_are_made_on_first_use(shapes_dir, tmp_path, monkeypatch):
 
   monkeypatch.setattr(maskrcnn_task.make_shapes, 'make_shapes',
                       fake_make_shapes)
-  params = shapes_params(str(tmp_path))
+  params = helpers.shapes_params(str(tmp_path))
   task = task_factory.get_task(params.task)
   dataset = task.build_inputs(params.task.train_data)
   images, _ = next(iter(dataset))

@@ -1,0 +1,47 @@
+"""The layer flavours the shared layer checks run over, each built on demand.
+
+A flavour is a Keras and its gn_keras GroupNormalization. Each is made only
+when a test asks for it, so the shared checks collect without importing any
+backend; a further flavour (say, the Keras 3 layer on another backend) is one
+more entry in `FLAVOURS`.
+"""
+
+import dataclasses
+from typing import Any, Callable, Dict
+
+
+@dataclasses.dataclass
+class Flavour:
+  """One layer flavour under test."""
+  keras: Any  # The Keras module: keras or tf_keras.
+  layer: type  # Its gn_keras GroupNormalization.
+  set_policy: Callable[[str], None]
+  save_formats: tuple  # File suffixes model.save() round-trips here.
+  weight_prefix: str = ''  # Of the weights' (and checkpoint keys') names.
+
+
+def keras3() -> Flavour:
+  """The Keras 3 layer (TensorFlow backend)."""
+  import keras  # noqa: PLC0415 (on demand: see the module docstring)
+
+  import gn_keras  # noqa: PLC0415
+  return Flavour(keras=keras, layer=gn_keras.GroupNormalization,
+                 set_policy=keras.mixed_precision.set_global_policy,
+                 save_formats=('.keras',))
+
+
+def tf_keras() -> Flavour:
+  """The tf_keras layer."""
+  import tf_keras as keras2  # noqa: PLC0415
+
+  from gn_keras import tf_keras as gn_tf_keras  # noqa: PLC0415
+  return Flavour(keras=keras2, layer=gn_tf_keras.GroupNormalization,
+                 set_policy=keras2.mixed_precision.set_global_policy,
+                 save_formats=('.h5', '.keras', ''),  # '' = SavedModel dir.
+                 weight_prefix='gn_')
+
+
+FLAVOURS: Dict[str, Callable[[], Flavour]] = {
+    'keras3': keras3,
+    'tf_keras': tf_keras,
+}

@@ -1,0 +1,22 @@
+"""The float64 NumPy group norm that the op and both layers are tested against.
+
+NumPy only, so that any Keras backend's tests can use it.
+"""
+
+import numpy as np
+
+
+def reference(x, groups, gamma=None, beta=None, axis=-1, epsilon=1e-5):
+  """Float64 NumPy group norm, written from the paper's definition."""
+  x = np.asarray(x, np.float64)
+  x = np.moveaxis(x, axis, -1)
+  n, channels = x.shape[0], x.shape[-1]
+  grouped = x.reshape(n, -1, groups, channels // groups)
+  mean = grouped.mean(axis=(1, 3), keepdims=True)
+  var = ((grouped - mean)**2).mean(axis=(1, 3), keepdims=True)
+  y = ((grouped - mean) / np.sqrt(var + epsilon)).reshape(x.shape)
+  if gamma is not None:
+    y = y * np.asarray(gamma, np.float64)
+  if beta is not None:
+    y = y + np.asarray(beta, np.float64)
+  return np.moveaxis(y, -1, axis)
