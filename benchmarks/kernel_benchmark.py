@@ -55,7 +55,8 @@ def make_layer(impl, channels, dtype):
   elif impl == 'floor':
     a = tf.Variable(tf.ones([channels]), name='a')
     b = tf.Variable(tf.zeros([channels]), name='b')
-    floor = lambda x: x * tf.cast(a, x.dtype) + tf.cast(b, x.dtype)
+    def floor(x):
+      return x * tf.cast(a, x.dtype) + tf.cast(b, x.dtype)
     floor.trainable_variables = [a, b]
     return floor
   else:
@@ -128,6 +129,7 @@ def _ratio(a, b):
 
 
 def main(argv=None):
+  """Runs the benchmark; prints the table and writes the JSON."""
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--batch_sizes', default='2,8')
   parser.add_argument('--shapes', default=','.join(RESNET50_GN_SHAPES),
@@ -168,7 +170,8 @@ def main(argv=None):
                tf_keras_over_gn=_ratio(medians.get('tf_keras'), gn),
                gn_over_floor=_ratio(gn, medians.get('floor')))
     results.append(row)
-    fmt = lambda v: '      n/a' if v is None else f'{v:9.2f}'
+    def fmt(v):
+      return '      n/a' if v is None else f'{v:9.2f}'
     print(f'{"x".join(map(str, shape)):<18} {dtype:<8} {mode:<5} {pass_:<7} ' +
           ' '.join(fmt(medians[i]) for i in impls) +
           ''.join(fmt(row[k]) for k in ('gn_over_bn', 'keras3_over_gn',

@@ -29,6 +29,7 @@ def run_case(norm: str, batch: int, xla: bool, steps: int, warmup: int):
   sys.path.insert(0, REPO)
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import tf_keras  # pylint: disable=g-import-not-at-top
+
   from official.projects.group_norm.modeling import resnet_gn  # pylint: disable=g-import-not-at-top
 
   backbone = resnet_gn.ResNetGN(
@@ -61,6 +62,7 @@ def run_case(norm: str, batch: int, xla: bool, steps: int, warmup: int):
 
 
 def main(argv=None):
+  """Runs the benchmark; prints the table and writes the JSON."""
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--norms', default='group_norm,batch_norm')
   parser.add_argument('--batch_sizes', default='2,8')

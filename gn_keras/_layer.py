@@ -97,7 +97,8 @@ class GroupNormalizationBase:
     if not isinstance(axis, int):
       raise ValueError(f'`axis` must be an integer; received axis={axis!r}.')
     if not epsilon > 0:
-      raise ValueError(f'`epsilon` must be positive; received epsilon={epsilon!r}.')
+      raise ValueError(
+          f'`epsilon` must be positive; received epsilon={epsilon!r}.')
     self.groups = groups
     self.group_size = group_size
     self.axis = axis

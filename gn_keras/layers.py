@@ -1,4 +1,4 @@
-"""GroupNormalization for Keras 3 (TensorFlow backend): a thin layer over ops."""
+"""GroupNormalization for Keras 3 (TensorFlow backend): thin, over the op."""
 
 import keras
 
@@ -6,7 +6,8 @@ from gn_keras import _layer
 
 
 @keras.saving.register_keras_serializable(package='gn_keras')
-class GroupNormalization(_layer.GroupNormalizationBase, keras.layers.Layer):
+class GroupNormalization(  # noqa: D101 (the docstring is _layer.DOC)
+    _layer.GroupNormalizationBase, keras.layers.Layer):
   __doc__ = _layer.DOC
 
   _keras = keras

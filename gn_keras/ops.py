@@ -6,7 +6,7 @@ position:
 
     y = (x - mean[n, g]) * rsqrt(var[n, g] + epsilon) * gamma[c] + beta[c]
 
-How this op does it (see DESIGN.md, "The kernel"):
+How this op does it (see docs/DESIGN.md, "The kernel"):
 
 * The channel axis is split in place into ``(groups, channels_per_group)`` by a
   reshape; nothing is transposed, so channels-last and channels-first inputs
@@ -160,7 +160,6 @@ def group_norm(x: tf.Tensor,
       to 0, an unknown channel dimension, or groups that do not fit.
 
   Example:
-
   >>> x = tf.random.normal([2, 8, 8, 64])
   >>> y = group_norm(x, groups=32)
   >>> y.shape
@@ -245,7 +244,7 @@ class _Layout:
     return tf.reduce_sum(t, self.spatial_axes, keepdims=True)
 
   def group_sums(self, per_channel: tf.Tensor) -> tf.Tensor:
-    """Sums per-(sample, channel) values over each group: [N, 1.., G, 1, 1..]."""
+    """Sums per-(sample, channel) values over each group: [N, 1.., G, 1..]."""
     return tf.reduce_sum(per_channel, self.channel_axis, keepdims=True)
 
 

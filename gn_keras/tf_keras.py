@@ -7,7 +7,8 @@ from gn_keras import _layer
 
 
 @_tf_keras.saving.register_keras_serializable(package='gn_keras')
-class GroupNormalization(_layer.GroupNormalizationBase, _tf_keras.layers.Layer):
+class GroupNormalization(  # noqa: D101 (the docstring is _layer.DOC)
+    _layer.GroupNormalizationBase, _tf_keras.layers.Layer):
   __doc__ = _layer.DOC
 
   _keras = _tf_keras

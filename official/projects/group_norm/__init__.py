@@ -1,1 +1,1 @@
-"""GN project."""
+"""Group Normalization (Wu & He, 2018) in TensorFlow Model Garden."""
