@@ -16,7 +16,9 @@ overwrite an existing export. Model Garden's full log goes to
 `export_dir/export.log` (`--alsologtostderr` shows it on the terminal too).
 """
 
+import contextlib
 import os
+import sys
 
 from absl import app
 from absl import flags
@@ -73,11 +75,13 @@ def main(_):
                                               is_strict=True)
   params.validate()
   params.lock()
-  if not FLAGS.logtostderr:
-    runner.log_to_file(os.path.join(FLAGS.export_dir, 'export.log'))
-  print('Exported SavedModel:',
-        export(params, FLAGS.checkpoint_path, FLAGS.export_dir,
-               FLAGS.batch_size), flush=True)
+  terminal = sys.stdout
+  log = (None if FLAGS.logtostderr else
+         runner.log_to_file(os.path.join(FLAGS.export_dir, 'export.log')))
+  with contextlib.redirect_stdout(log or terminal):  # Libraries' prints too.
+    path = export(params, FLAGS.checkpoint_path, FLAGS.export_dir,
+                  FLAGS.batch_size)
+  print('Exported SavedModel:', path, file=terminal, flush=True)
 
 
 if __name__ == '__main__':

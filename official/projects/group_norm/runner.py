@@ -14,11 +14,12 @@ full log, so that their terminals show progress and results.
 
 import dataclasses
 import json
+import logging as std_logging
 import os
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from absl import logging
 import numpy as np
@@ -27,15 +28,27 @@ EVAL_METRICS_FILE = 'eval_metrics.json'
 TRAIN_MODULE = 'official.projects.group_norm.train'
 
 
-def log_to_file(path: str) -> None:
-  """Sends absl's (and so TensorFlow's) log records to `path`, appended.
+def log_to_file(path: str) -> TextIO:
+  """Sends absl's and TensorFlow's log records to `path`, appended.
 
   The terminal then shows only records at absl's --stderrthreshold and
   above, or all of them with --alsologtostderr, as absl's own log files do.
+  Callers may also send the prints of libraries (Orbit prints its records)
+  to the returned stream with `contextlib.redirect_stdout`.
+
+  Returns:
+    The log file's stream, open for the rest of the process.
   """
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  # Open for the rest of the process: absl writes records as they come.
-  logging.get_absl_handler().python_handler.setStream(open(path, 'a'))
+  stream = open(path, 'a')  # Open for the rest of the process.
+  logging.get_absl_handler().python_handler.setStream(stream)
+  # TensorFlow's logger gets its own stderr handler when it is set up before
+  # absl's; without it, its records reach absl's handler through the root.
+  tf_logger = std_logging.getLogger('tensorflow')
+  for handler in list(tf_logger.handlers):
+    tf_logger.removeHandler(handler)
+  tf_logger.propagate = True
+  return stream
 
 
 def scalar_metrics(logs) -> Dict[str, float]:

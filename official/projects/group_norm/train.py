@@ -33,6 +33,7 @@ import contextlib
 import functools
 import os
 import re
+import sys
 
 from absl import app
 from absl import flags
@@ -210,31 +211,36 @@ def _removed_if_no_checkpoint(model_dir: str, is_new: bool):
     raise
 
 
-def _print(line: str) -> None:
-  print(line, flush=True)
-
-
 def main(_) -> None:
   """Trains and/or evaluates the flags' experiment; prints the results."""
-  gin.parse_config_files_and_bindings(FLAGS.gin_file, FLAGS.gin_params)
-  common.get_exp_config(FLAGS.experiment)  # A clear unknown-name error.
-  params = train_utils.parse_configuration(FLAGS)
-  # A bad config fails above, before anything is written.
+  terminal = sys.stdout
+
+  def progress(line: str) -> None:
+    print(line, file=terminal, flush=True)
+
   model_dir_is_new = not tf.io.gfile.exists(FLAGS.model_dir)
   log_file = FLAGS.log_file or os.path.join(FLAGS.model_dir, 'train.log')
-  if not FLAGS.logtostderr:
-    runner.log_to_file(log_file)
-  _print(f'{FLAGS.experiment}: Model Garden\'s full log goes to {log_file}.')
-  _, eval_logs = run(params, FLAGS.model_dir, FLAGS.mode, FLAGS.cpu_replicas,
-                     seed=FLAGS.seed, deterministic=FLAGS.deterministic,
-                     progress=_print, model_dir_is_new=model_dir_is_new)
+  log = None if FLAGS.logtostderr else runner.log_to_file(log_file)
+  # Libraries' prints (Orbit prints its records) go to the log as well.
+  with _removed_if_no_checkpoint(FLAGS.model_dir, model_dir_is_new), (
+      contextlib.redirect_stdout(log or terminal)):
+    gin.parse_config_files_and_bindings(FLAGS.gin_file, FLAGS.gin_params)
+    common.get_exp_config(FLAGS.experiment)  # A clear unknown-name error.
+    params = train_utils.parse_configuration(FLAGS)
+    if log:
+      progress(f'{FLAGS.experiment}: Model Garden\'s full log goes to '
+               f'{log_file}.')
+    _, eval_logs = run(params, FLAGS.model_dir, FLAGS.mode,
+                       FLAGS.cpu_replicas, seed=FLAGS.seed,
+                       deterministic=FLAGS.deterministic, progress=progress,
+                       model_dir_is_new=model_dir_is_new)
+    train_utils.save_gin_config(FLAGS.mode, FLAGS.model_dir)
   if eval_logs:
     logs = runner.scalar_metrics(eval_logs)
-    _print('Final evaluation: ' +
-           ', '.join(f'{k} {v:.4g}' for k, v in sorted(logs.items())))
+    progress('Final evaluation: ' +
+             ', '.join(f'{k} {v:.4g}' for k, v in sorted(logs.items())))
     if 'accuracy' in logs:
-      _print(f'Validation accuracy: {logs["accuracy"]:.4f}')
-  train_utils.save_gin_config(FLAGS.mode, FLAGS.model_dir)
+      progress(f'Validation accuracy: {logs["accuracy"]:.4f}')
 
 
 if __name__ == '__main__':
