@@ -148,8 +148,10 @@ def test_two_workers_match_one_mirrored_process(data_dir, tmp_path):
                     tmp_path / 'single.log', '--cpu_replicas=2')
     outputs = [_finish(p) for p in workers]
     _finish(single)
-  assert 'MultiWorkerMirroredStrategy' in outputs[0]
-  assert 'on 2 replica(s)' in outputs[0]
+  # The terminal names the strategy's class; TensorFlow's log, its API name.
+  assert 'on 2 replica(s) of CollectiveAllReduceStrategy' in outputs[0]
+  log = (tmp_path / 'worker0' / 'train.log').read_text()
+  assert 'MultiWorkerMirroredStrategy with cluster_spec' in log
   # Worker 0 is the chief.
   step, weights = helpers.checkpoint_step_and_weights(tmp_path / 'worker0')
   single_step, single_weights = helpers.checkpoint_step_and_weights(
