@@ -8,8 +8,9 @@ import subprocess
 import pytest
 
 REPO = pathlib.Path(__file__).parents[4]
-# Measured here: 0.967 validation accuracy in three runs of the seeded
-# 6-epoch job (1074 steps at 2 images on each of 4 replicas); chance is 0.1.
+# Measured: 0.969 validation accuracy in three runs of the seeded 6-epoch job
+# (1074 steps at 2 images on each of 4 replicas), 0.967 on an earlier
+# machine; chance is 0.1.
 # Unseeded, a 4-epoch version scattered over 0.90-0.97, hence the margin.
 MIN_ACCURACY = 0.93
 # What a newcomer's terminal may hold: progress, evaluations, results.
@@ -45,7 +46,8 @@ def test_main_job_trains_to_high_accuracy_and_exports(tmp_path):
   # No absl records of Python code (Model Garden's config dump, variable and
   # checkpoint chatter); TensorFlow's C++ may still say a word or two.
   assert not [line for line in terminal
-              if re.match(r'[IWE]\d{4} [\d:.]+ +\d+ \w+\.py:\d+\]', line)]
+              if re.match(r'[IWE]\d{4} [\d:.]+ +\d+ \w+\.py:\d+\]', line)
+              or line.startswith(('INFO:', 'WARNING:tensorflow'))]
 
   # Model Garden's full logs are kept in the run folder.
   train_log = (model_dir / 'train.log').read_text()
