@@ -9,10 +9,11 @@ GroupNormalization load (see `gn_keras.compat`).
 # Submodules are imported under their own names only: a global called
 # `tf_keras` here would shadow the submodule `gn_keras.tf_keras`.
 from gn_keras import compat as _compat
+from gn_keras.convert import convert_batch_norm
 from gn_keras.layers import GroupNormalization
 from gn_keras.ops import group_norm
 
 __version__ = '0.1.0'
-__all__ = ['GroupNormalization', 'group_norm']
+__all__ = ['GroupNormalization', 'convert_batch_norm', 'group_norm']
 
 _compat.register()

@@ -8,6 +8,8 @@ two cannot drift apart.
 
 from typing import Any, Dict
 
+import tensorflow as tf
+
 from gn_keras import ops
 
 DOC = """Group normalization layer (Wu & He, 2018).
@@ -45,6 +47,11 @@ DOC = """Group normalization layer (Wu & He, 2018).
 
   Call arguments:
     inputs: Tensor of rank 2 to 5 whose channel dimension is known.
+    mask: Optional boolean or float mask of the inputs' shape, or of their
+      shape without the channel axis (what Keras propagates from `Masking`
+      or `Embedding(mask_zero=True)`). The statistics are taken over the
+      positions it keeps only (float masks weigh them); the mask is passed
+      on to the next layer.
 
   Input shape:
     Any rank from 2 to 5, e.g. `(batch, height, width, channels)`.
@@ -92,10 +99,17 @@ class GroupNormalizationBase:
                gamma_constraint=None,
                activation=None,
                **kwargs):
+    # Inputs are taken as they arrive: under a mixed policy Keras would cast
+    # a float32 input to float16 before the float32 statistics see it (7e4
+    # becomes inf). The output is cast to the compute dtype instead.
+    kwargs.setdefault('autocast', False)
     super().__init__(**kwargs)
     ops.check_group_args(groups, group_size)  # The channels come in build.
     if not isinstance(axis, int):
       raise ValueError(f'`axis` must be an integer; received axis={axis!r}.')
+    if axis == 0:
+      raise ValueError('`axis` is the channel axis and cannot be 0, the batch '
+                       'axis; received axis=0.')
     if not epsilon > 0:
       raise ValueError(
           f'`epsilon` must be positive; received epsilon={epsilon!r}.')
@@ -157,15 +171,18 @@ class GroupNormalizationBase:
         trainable=True,
         **self._float32_weight_kwargs)
 
-  def call(self, inputs):
-    return ops.group_norm(
+  def call(self, inputs, mask=None):
+    """Normalizes `inputs` (over `mask`'s positions); in the compute dtype."""
+    outputs = ops.group_norm(
         inputs,
         groups=self._groups,
         gamma=self.gamma,
         beta=self.beta,
         axis=self._axis,
         epsilon=self.epsilon,
-        activation=self.activation)
+        activation=self.activation,
+        mask=mask)
+    return tf.cast(outputs, self.compute_dtype)
 
   def compute_output_shape(self, input_shape):
     return input_shape

@@ -20,7 +20,9 @@ How this op does it (see docs/DESIGN.md, "The kernel"):
   fully folded ``x * scale + shift`` loses |mean|/std times more precision.
 * The gradient is closed-form (``tf.custom_gradient``) and keeps only x, the
   mean (as its two parts) and the reciprocal standard deviation, one value
-  per sample and group; second-order gradients raise.
+  per sample and group. Its own gradient (second order: gradient penalties,
+  Hessian-vector products) is autodiff of the same closed form with the
+  statistics recomputed from x, so that their dependence on x is not lost.
 * Channels-last per-channel sums are ``ones @ x`` matrix products on CPU-only
   hosts, where middle-axis reductions are several times slower.
 * Static dimensions stay static; only unknown ones go through ``tf.shape``,
@@ -127,8 +129,8 @@ def group_norm(x: tf.Tensor,
                axis: int = -1,
                epsilon: float = 1e-5,
                group_size: Optional[int] = None,
-               activation: Optional[Callable[[tf.Tensor], tf.Tensor]] = None
-               ) -> tf.Tensor:
+               activation: Optional[Callable[[tf.Tensor], tf.Tensor]] = None,
+               mask: Optional[tf.Tensor] = None) -> tf.Tensor:
   """Group normalization of `x` over groups of channels and all spatial dims.
 
   With `groups=1` this is layer normalization over all non-batch axes with a
@@ -151,6 +153,14 @@ def group_norm(x: tf.Tensor,
       None.
     activation: Optional elementwise callable applied to the normalized
       output inside the same op (XLA fuses it). Defaults to None.
+    mask: Optional boolean or float mask; the statistics are taken over the
+      positions it keeps only (a float mask weighs each position, as
+      frequency weights). Its shape is the input's, or the input's without
+      the channel axis (the mask Keras propagates, e.g. `[N, T]` for
+      `[N, T, C]`). Masked positions never enter the statistics, so NaN or
+      inf there changes no output elsewhere; they are still normalized with
+      their group's statistics. A group with nothing kept gets mean 0 and
+      variance 0. Defaults to None.
 
   Returns:
     A tensor with the shape and dtype of `x`.
@@ -178,8 +188,32 @@ def group_norm(x: tf.Tensor,
   stat_dtype = tf.float64 if x.dtype == tf.float64 else tf.float32
   gamma = _channel_param(gamma, channels, 1.0, stat_dtype, 'gamma')
   beta = _channel_param(beta, channels, 0.0, stat_dtype, 'beta')
-  y = _group_norm(x, gamma, beta, axis, num_groups, float(epsilon))
+  if mask is None:
+    y = _group_norm(x, gamma, beta, axis, num_groups, float(epsilon))
+  else:
+    weights = _mask_weights(mask, x, axis, stat_dtype)
+    y = _masked_group_norm(x, weights, gamma, beta, axis, num_groups,
+                           float(epsilon))
   return activation(y) if activation is not None else y
+
+
+def _mask_weights(mask, x, axis, dtype):
+  """The mask as weights of x's rank (1 on the channel axis if it had none)."""
+  mask = tf.convert_to_tensor(mask)
+  rank = x.shape.rank
+  if mask.shape.rank == rank - 1:
+    mask = tf.expand_dims(mask, axis)
+  elif mask.shape.rank != rank:
+    raise ValueError(
+        f'`mask` must have the input\'s shape {x.shape} or that shape '
+        f'without the channel axis {axis}; received shape {mask.shape}.')
+  for i, (m, d) in enumerate(zip(mask.shape, x.shape)):
+    if m is not None and d is not None and m not in (1, d):
+      raise ValueError(
+          f'`mask` must have the input\'s shape {x.shape} or that shape '
+          f'without the channel axis {axis}; received shape {mask.shape} '
+          f'(dimension {i} differs).')
+  return tf.cast(mask, dtype)
 
 
 def _channel_param(value, channels, default, dtype, name):
@@ -286,14 +320,144 @@ def _group_norm(x, gamma, beta, axis, groups, epsilon):
     y = tf.reshape(y, layout.shape)
 
     def grad(dy):
-      return _backward(dy, x, gamma, mean_hi, mean_lo, rstd, layout)
+      return _backward(dy, x, gamma, mean_hi, mean_lo, rstd, layout, epsilon)
 
     return y, grad
 
   return forward(x, gamma, beta)
 
 
-def _backward(dy, x, gamma, mean_hi, mean_lo, rstd, layout):
+def _grouped_weights(weights, layout):
+  """Weights of x's rank in the grouped view, broadcastable to it."""
+  axis = layout.channel_axis - 1  # The channel axis of x.
+  dims = list(layout.shape)
+  if weights.shape[axis] == 1:  # One weight for all channels of a position.
+    dims[axis] = 1
+    weights = tf.broadcast_to(weights, dims)
+    return tf.reshape(weights, dims[:axis] + [1, 1] + dims[axis + 1:])
+  return tf.reshape(tf.broadcast_to(weights, dims), layout.grouped_shape)
+
+
+def _masked_moments(xf, w, layout):
+  """Weighted mean and variance over each (sample, group); NaN-safe.
+
+  Positions of weight 0 are selected away (not multiplied away) before any
+  sum, so a NaN or inf there reaches no statistic. Two passes: the variance
+  is the weighted mean of squared deviations from the weighted mean.
+  """
+  keep = w > 0
+  x_kept = tf.where(keep, xf, tf.zeros_like(xf))
+  w_full = w * tf.ones_like(xf)
+  total = tf.reduce_sum(w_full, layout.stat_axes, keepdims=True)
+  mean = tf.math.divide_no_nan(
+      tf.reduce_sum(w_full * x_kept, layout.stat_axes, keepdims=True), total)
+  centred = x_kept - mean
+  var = tf.math.divide_no_nan(
+      tf.reduce_sum(w_full * tf.square(centred), layout.stat_axes,
+                    keepdims=True), total)
+  return mean, var, total, keep
+
+
+def _masked_group_norm(x, weights, gamma, beta, axis, groups, epsilon):
+  """Group norm whose statistics are over the mask's positions only."""
+  layout = _Layout(x, axis, groups)
+  stat_dtype = gamma.dtype
+  w = _grouped_weights(weights, layout)
+
+  @tf.custom_gradient
+  def forward(x, gamma, beta):
+    xf = tf.cast(tf.reshape(x, layout.grouped_shape), stat_dtype)
+    mean, var, total, keep = _masked_moments(xf, w, layout)
+    rstd = tf.math.rsqrt(var + epsilon)
+    scale = tf.reshape(gamma, layout.param_shape) * rstd
+    y = (xf - mean) * scale + tf.reshape(beta, layout.param_shape)
+    y = tf.reshape(tf.cast(y, x.dtype), layout.shape)
+
+    def grad(dy):
+      return _masked_backward(dy, x, gamma, mean, rstd, total, keep, w,
+                              layout, epsilon)
+
+    return y, grad
+
+  return forward(x, gamma, beta)
+
+
+def _masked_backward(dy, x, gamma, mean, rstd, total, keep, w, layout,
+                     epsilon):
+  """Closed-form gradient of the masked group norm.
+
+  With weights w, W = sum(w) per group, xhat = (x - mean) * rstd over every
+  position and g = dy * gamma:
+    dx     = rstd * (g - w * (sum(g) + xhat * sum(g * xhat)) / W)
+    dgamma = sum over batch and spatial of dy * xhat,  dbeta = sum of dy.
+  Products with xhat are selected to 0 where dy is 0, so a NaN or inf at a
+  masked position whose output the loss ignores reaches no gradient.
+  """
+
+  @tf.custom_gradient
+  def backward(dy, x, gamma):
+    stat_dtype = rstd.dtype
+    dyf = tf.cast(tf.reshape(dy, layout.grouped_shape), stat_dtype)
+    xf = tf.cast(tf.reshape(x, layout.grouped_shape), stat_dtype)
+    xhat = (xf - mean) * rstd
+    dy_xhat = tf.where(tf.equal(dyf, 0), tf.zeros_like(dyf), dyf * xhat)
+    gamma_g = tf.reshape(gamma, layout.param_shape)
+    sum_g = tf.reduce_sum(dyf * gamma_g, layout.stat_axes, keepdims=True)
+    sum_g_xhat = tf.reduce_sum(dy_xhat * gamma_g, layout.stat_axes,
+                               keepdims=True)
+    correction = tf.math.divide_no_nan(w, total) * (
+        sum_g + xhat * sum_g_xhat)
+    correction = tf.where(keep, correction, tf.zeros_like(correction))
+    dx = rstd * (dyf * gamma_g - correction)
+    dx = tf.reshape(tf.cast(dx, x.dtype), layout.shape)
+    dgamma = tf.reshape(tf.reduce_sum(dy_xhat, layout.batch_axes), [-1])
+    dbeta = tf.reshape(tf.reduce_sum(dyf, layout.batch_axes), [-1])
+
+    def second_order(ddx, ddgamma, ddbeta):
+      # As for the unmasked op: the statistics are recomputed from x.
+      with tf.GradientTape() as tape:
+        tape.watch([dy, x, gamma])
+        first = _first_order_of_reference(dy, x, gamma, layout, epsilon, w)
+      return tape.gradient(first, [dy, x, gamma],
+                           output_gradients=[ddx, ddgamma, ddbeta],
+                           unconnected_gradients='zero')
+
+    return (dx, dgamma, dbeta), second_order
+
+  return backward(dy, x, gamma)
+
+
+def _first_order_of_reference(dy, x, gamma, layout, epsilon, weights=None):
+  """(dx, dgamma, dbeta) by autodiff of plain group norm: differentiable again.
+
+  The same maths as the op (statistics in gamma's float32 or float64, a
+  two-pass variance, over the positions `weights` keeps if given), written
+  so that every step, the statistics included, is on the tape; float16 or
+  bfloat16 inputs and upstream gradients are cast up first and dx cast back
+  last, as the closed form does.
+  """
+  stat_dtype = gamma.dtype
+  xf = tf.cast(tf.reshape(x, layout.grouped_shape), stat_dtype)
+  dyf = tf.cast(tf.reshape(dy, layout.grouped_shape), stat_dtype)
+  beta = tf.zeros_like(gamma)
+  with tf.GradientTape() as tape:
+    tape.watch([xf, gamma, beta])
+    if weights is None:
+      n = tf.cast(layout.group_size, stat_dtype)
+      mean = tf.reduce_sum(xf, layout.stat_axes, keepdims=True) / n
+      var = tf.reduce_sum(tf.square(xf - mean), layout.stat_axes,
+                          keepdims=True) / n
+    else:
+      mean, var, _, _ = _masked_moments(xf, weights, layout)
+    y = ((xf - mean) * tf.math.rsqrt(var + epsilon) *
+         tf.reshape(gamma, layout.param_shape) +
+         tf.reshape(beta, layout.param_shape))
+  dx, dgamma, dbeta = tape.gradient(y, [xf, gamma, beta], output_gradients=dyf,
+                                    unconnected_gradients='zero')
+  return tf.reshape(tf.cast(dx, x.dtype), layout.shape), dgamma, dbeta
+
+
+def _backward(dy, x, gamma, mean_hi, mean_lo, rstd, layout, epsilon):
   """Closed-form gradient of group norm for x, gamma and beta.
 
   With xhat = (x - mean) * rstd and g = dy * gamma, over each (sample, group):
@@ -332,11 +496,20 @@ def _backward(dy, x, gamma, mean_hi, mean_lo, rstd, layout):
         tf.reduce_sum(sum_dy_xc * rstd, layout.batch_axes), [-1])
     dbeta = tf.reshape(tf.reduce_sum(sum_dy, layout.batch_axes), [-1])
 
-    def second_order(*unused):
-      raise NotImplementedError(
-          'gn_keras.group_norm has a closed-form first-order gradient only; '
-          'second-order gradients (e.g. gradient penalties) are not '
-          'supported.')
+    def second_order(ddx, ddgamma, ddbeta):
+      # The statistics came from x inside the forward pass, where no outer
+      # tape saw them: taken as constants here they would make the second
+      # order silently wrong. Recompute them from x under a tape instead and
+      # differentiate the whole first-order gradient; the saved statistics
+      # then get no gradient of their own.
+      with tf.GradientTape() as tape:
+        tape.watch([dy, x, gamma])
+        first = _first_order_of_reference(dy, x, gamma, layout, epsilon)
+      grads = tape.gradient(first, [dy, x, gamma],
+                            output_gradients=[ddx, ddgamma, ddbeta],
+                            unconnected_gradients='zero')
+      return (*grads, tf.zeros_like(mean_hi), tf.zeros_like(mean_lo),
+              tf.zeros_like(rstd))
 
     return (dx, dgamma, dbeta), second_order
 

@@ -21,6 +21,12 @@ class GroupNormalization(  # noqa: D101 (the docstring is _layer.DOC)
   # weights load by position, so tensorflow-addons models still load.
   _weight_name_prefix = 'gn_'
 
+  def compute_output_shape(self, input_shape):
+    """The input's shape; builds the layer first, as tf_keras layers do."""
+    if not self.built:
+      self.build(tuple(tf.TensorShape(input_shape).as_list()))
+    return tf.TensorShape(input_shape)
+
   @tf.__internal__.tracking.no_automatic_dependency_tracking
   def _set_weight_attribute(self, name, weight):
     # add_weight tracks the variable as `gn_gamma`; tracking the attribute

@@ -71,6 +71,13 @@ def test_eager_and_symbolic_calls_match_reference(flavour, axis, shape):
   assert tuple(layer.compute_output_shape(shape)) == shape
 
 
+def test_compute_output_shape_of_a_new_layer(flavour):
+  layer = flavour.layer(groups=2)
+  assert tuple(layer.compute_output_shape((None, 4, 4, 8))) == (None, 4, 4, 8)
+  # tf_keras' contract (and tensorflow-addons' layer): it builds the layer.
+  assert layer.built == (flavour.keras.__name__ == 'tf_keras')
+
+
 def test_activation_applies_in_the_layer(flavour):
   x = _x()
   plain = flavour.layer(groups=2)
@@ -113,13 +120,19 @@ def test_mixed_precision_keeps_float32_weights_and_stats(flavour, policy,
   flavour.set_policy(policy)
   try:
     layer = flavour.layer(groups=2)
-    x = _x(loc=300.0)  # Statistics in float16 would lose the spread here.
-    y = layer(x)
-    assert _dtype_name(y.dtype) == compute
+    atol = 0.05 if compute == 'bfloat16' else 5e-3  # The output's rounding.
+    # Statistics in float16 would lose the spread here; 7e4 is float16's inf.
+    for loc in (300.0, 7e4):
+      x = _x(loc=loc)
+      y = layer(x)  # A float32 input reaches the statistics unrounded.
+      assert _dtype_name(y.dtype) == compute
+      np.testing.assert_allclose(tf.cast(y, tf.float64), reference(x, 2),
+                                 atol=atol, err_msg=f'loc={loc}')
+    x_low = tf.cast(_x(loc=300.0), compute)  # Already in the compute dtype.
+    np.testing.assert_allclose(
+        tf.cast(layer(x_low), tf.float64),
+        reference(tf.cast(x_low, tf.float64).numpy(), 2), atol=atol)
     assert all(_dtype_name(w.dtype) == 'float32' for w in layer.weights)
-    x_rounded = tf.cast(tf.cast(x, compute), tf.float64).numpy()
-    np.testing.assert_allclose(tf.cast(y, tf.float64), reference(x_rounded, 2),
-                               atol=0.05 if compute == 'bfloat16' else 5e-3)
     with tf.GradientTape() as tape:
       loss = tf.reduce_sum(tf.cast(layer(x), tf.float32))
     grads = tape.gradient(loss, layer.trainable_weights)
@@ -187,6 +200,8 @@ def test_bad_shapes_raise_at_build(flavour, kwargs, message):
     (dict(groups=0), r'received groups=0'),
     (dict(epsilon=0.0), r'`epsilon` must be positive; received epsilon=0.0'),
     (dict(axis='last'), r"`axis` must be an integer; received axis='last'"),
+    (dict(axis=0), r'`axis` is the channel axis and cannot be 0, the batch '
+     r'axis; received axis=0\.'),
 ])
 def test_bad_arguments_raise_at_construction(flavour, kwargs, message):
   with pytest.raises(ValueError, match=message):
@@ -212,3 +227,59 @@ def test_docstring_example_runs(flavour):
   assert 'groups=1' in flavour.layer.__doc__
   assert 'Reference:' in flavour.layer.__doc__
 
+
+
+def test_second_order_gradients_match_a_float64_reference(flavour):
+  import tensorflow as tf  # noqa: PLC0415 (see the module docstring)
+  layer = flavour.layer(groups=4, gamma_initializer='random_uniform',
+                        beta_initializer='random_normal')
+  x = _x((2, 4, 4, 8))
+  layer.build(x.shape)
+  gamma, beta = (np.asarray(w, np.float64) for w in layer.get_weights())
+
+  def reference(t):
+    grouped = tf.reshape(t, [2, -1, 4, 2])
+    mean = tf.reduce_mean(grouped, axis=[1, 3], keepdims=True)
+    var = tf.reduce_mean(tf.square(grouped - mean), axis=[1, 3],
+                         keepdims=True)
+    y = tf.reshape((grouped - mean) * tf.math.rsqrt(var + 1e-5), t.shape)
+    return y * gamma + beta
+
+  def penalty_gradient(norm, t):
+    with tf.GradientTape() as outer:
+      outer.watch(t)
+      with tf.GradientTape() as inner:
+        inner.watch(t)
+        loss = tf.reduce_sum(tf.sin(norm(t)))
+      penalty = tf.reduce_sum(tf.square(inner.gradient(loss, t)))
+    return outer.gradient(penalty, t)
+
+  expected = penalty_gradient(reference, tf.constant(x, tf.float64))
+  for run in (penalty_gradient,
+              tf.function(penalty_gradient, jit_compile=True)):
+    got = run(layer, tf.constant(x))
+    np.testing.assert_allclose(got, expected, atol=1e-5 * float(
+        tf.reduce_max(tf.abs(expected))))
+
+
+def test_masks_from_the_model_reach_the_statistics_and_pass_on(flavour):
+  keras = flavour.keras
+  x = _x((2, 5, 8), loc=2.0)
+  x[1, 3:] = 0.0  # Padding, as keras.layers.Masking(0.0) marks it.
+  inputs = keras.Input((5, 8))
+  masked = keras.layers.Masking(0.0)(inputs)
+  layer = flavour.layer(groups=2)
+  normalized = layer(masked)
+  # A layer after ours still sees the mask: the last step kept is output.
+  last = keras.layers.LSTM(
+      3, return_sequences=True, kernel_initializer='ones',
+      recurrent_initializer='zeros')(normalized)
+  model = keras.Model(inputs, [normalized, last])
+  outputs, sequence = model.predict(x, verbose=0)
+  np.testing.assert_allclose(outputs[0], reference(x[:1], 2)[0], atol=3e-5)
+  np.testing.assert_allclose(outputs[1, :3], reference(x[1:, :3], 2)[0],
+                             atol=3e-5)
+  np.testing.assert_allclose(sequence[1, 3:], sequence[1, 2:3].repeat(2, 0),
+                             atol=1e-6)  # Masked steps carry the state over.
+  mask = np.array([[True] * 5, [True] * 3 + [False] * 2])
+  np.testing.assert_allclose(layer(x, mask=mask), outputs, atol=3e-5)

@@ -1,8 +1,11 @@
 """Tests for gn_keras.ops.group_norm: the spec is a float64 NumPy reference."""
 
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras
 
 from gn_keras import ops
 from gn_keras.ops import group_norm
@@ -175,17 +178,108 @@ def test_gradient_is_float32_accurate_for_large_mean():
   np.testing.assert_allclose(dx, dx_ref, atol=2e-3)
 
 
-def test_second_order_gradient_raises_instead_of_being_wrong():
-  x = tf.constant(_random([2, 3, 3, 4]))
+def _penalty_and_its_gradients(norm, x, kernel, gamma, beta, v,
+                               stop_statistics=False):
+  """A gradient penalty ||d loss/dx||^2 and a Hessian-vector product.
+
+  loss = sum(sin(norm(conv(x)))) with the norm's affine; returns the penalty's
+  gradients with respect to x, the conv kernel, gamma and beta, and H_x v.
+  """
+  with tf.GradientTape(persistent=True) as outer:
+    outer.watch([x, kernel, gamma, beta])
+    with tf.GradientTape() as inner:
+      inner.watch([x, kernel, gamma, beta])
+      features = tf.nn.conv2d(x, kernel, 1, 'SAME')
+      loss = tf.reduce_sum(tf.sin(norm(features, gamma, beta,
+                                       stop_statistics)))
+    dx = inner.gradient(loss, x)
+    penalty = tf.reduce_sum(tf.square(dx))
+    directional = tf.reduce_sum(dx * v)
+  penalty_grads = outer.gradient(penalty, [x, kernel, gamma, beta])
+  hvp = outer.gradient(directional, x)
+  return penalty_grads + [hvp]
+
+
+def _ours(features, gamma, beta, unused_stop_statistics):
+  return group_norm(features, 4, gamma, beta)
+
+
+def _reference64(features, gamma, beta, stop_statistics):
+  """Float64 autodiff reference; stop_statistics: mean, var as constants."""
+  shape = tf.shape(features)
+  grouped = tf.reshape(features, [shape[0], -1, 4, features.shape[-1] // 4])
+  # Not tf.nn.moments: it stops the mean's gradient inside the variance,
+  # which is harmless at first order and wrong at second.
+  mean = tf.reduce_mean(grouped, axis=[1, 3], keepdims=True)
+  var = tf.reduce_mean(tf.square(grouped - mean), axis=[1, 3], keepdims=True)
+  if stop_statistics:
+    mean, var = tf.stop_gradient(mean), tf.stop_gradient(var)
+  y = tf.reshape((grouped - mean) * tf.math.rsqrt(var + 1e-5), shape)
+  return y * gamma + beta
+
+
+def _second_order_inputs(dtype):
+  return [tf.constant(_random(shape, np.float64, loc=loc, scale=scale)
+                      .astype(dtype))
+          for shape, loc, scale in (([2, 5, 5, 3], 0.5, 1.0),
+                                    ([3, 3, 3, 8], 0.0, 0.3),
+                                    ([8], 1.0, 0.2), ([8], 0.0, 0.2),
+                                    ([2, 5, 5, 3], 0.0, 1.0))]
+
+
+@pytest.mark.parametrize('mode', ['eager', 'graph', 'xla'])
+def test_second_order_gradients_equal_float64_autodiff(mode):
+  inputs64 = _second_order_inputs(np.float64)
+  inputs32 = [tf.cast(t, tf.float32) for t in inputs64]
+  expected = _penalty_and_its_gradients(_reference64, *inputs64)
+  run = functools.partial(_penalty_and_its_gradients, _ours)
+  if mode != 'eager':
+    run = tf.function(run, jit_compile=mode == 'xla')
+  got = run(*inputs32)
+  names = ('d penalty/dx', 'd penalty/dkernel', 'd penalty/dgamma',
+           'd penalty/dbeta', 'H_x v')
+  for name, g, e in zip(names, got, expected):
+    scale = float(tf.reduce_max(tf.abs(e)))
+    # float32 against float64 (measured: at most 5e-7), relative to each
+    # result's largest entry.
+    np.testing.assert_allclose(g, e, atol=1e-5 * scale, err_msg=name)
+  # Taking the statistics as constants (what the saved mean/rstd of the
+  # forward pass would give) is far outside that tolerance: the test would
+  # catch it.
+  constants = _penalty_and_its_gradients(_reference64, *inputs64,
+                                         stop_statistics=True)
+  for name, c, e in zip(names, constants, expected):
+    if name != 'd penalty/dbeta':  # Beta's is zero either way.
+      scale = float(tf.reduce_max(tf.abs(e)))
+      assert float(tf.reduce_max(tf.abs(c - e))) > 100 * 1e-5 * scale, name
+
+
+def test_second_order_of_float16_inputs_uses_float32_statistics():
+  x = tf.constant(_random([2, 4, 4, 8], loc=1.0).astype(np.float16))
+  gamma = tf.constant(_random([8], loc=1.0))
   with tf.GradientTape() as outer:
-    outer.watch(x)
+    outer.watch([x, gamma])
     with tf.GradientTape() as inner:
       inner.watch(x)
-      loss = tf.reduce_sum(group_norm(x, 2)**3)
+      loss = tf.reduce_sum(tf.sin(tf.cast(group_norm(x, 2, gamma),
+                                          tf.float32)))
     dx = inner.gradient(loss, x)
-    assert dx is not None
-  with pytest.raises(NotImplementedError, match='second-order'):
-    outer.gradient(dx, x)
+    penalty = tf.reduce_sum(tf.square(tf.cast(dx, tf.float32)))
+  ddx, dgamma = outer.gradient(penalty, [x, gamma])
+  assert ddx.dtype == tf.float16 and dgamma.dtype == tf.float32
+  # Float32 statistics: the float16 input's second order is the float32
+  # input's, to float16's precision.
+  with tf.GradientTape() as outer:
+    x32 = tf.cast(x, tf.float32)
+    outer.watch([x32, gamma])
+    with tf.GradientTape() as inner:
+      inner.watch(x32)
+      loss = tf.reduce_sum(tf.sin(group_norm(x32, 2, gamma)))
+    penalty = tf.reduce_sum(tf.square(inner.gradient(loss, x32)))
+  ddx32, dgamma32 = outer.gradient(penalty, [x32, gamma])
+  np.testing.assert_allclose(tf.cast(ddx, tf.float32), ddx32, rtol=1e-2,
+                             atol=1e-2 * float(tf.reduce_max(tf.abs(ddx32))))
+  np.testing.assert_allclose(dgamma, dgamma32, rtol=1e-2)
 
 
 def _forward_backward(x, gamma, beta, groups=4, axis=-1):
@@ -302,3 +396,178 @@ def test_resolve_groups():
   assert ops.resolve_groups(64, 32) == 32
   assert ops.resolve_groups(64, -1) == 64
   assert ops.resolve_groups(64, None, 16) == 4
+
+
+# Masks: statistics over the kept positions only.
+
+
+def _masked_reference(x, groups, weights, gamma=None, beta=None, axis=-1,
+                      epsilon=1e-5):
+  """Float64 NumPy group norm with frequency-weighted statistics."""
+  x = np.moveaxis(np.asarray(x, np.float64), axis, -1)
+  w = np.moveaxis(np.broadcast_to(np.asarray(weights, np.float64),
+                                  np.moveaxis(x, -1, axis).shape), axis, -1)
+  n, channels = x.shape[0], x.shape[-1]
+  grouped = x.reshape(n, -1, groups, channels // groups)
+  wg = w.reshape(grouped.shape)
+  kept = np.where(wg > 0, grouped, 0.0)
+  total = wg.sum(axis=(1, 3), keepdims=True)
+  mean = np.divide((wg * kept).sum(axis=(1, 3), keepdims=True), total,
+                   out=np.zeros_like(total), where=total > 0)
+  var = np.divide((wg * (kept - mean)**2).sum(axis=(1, 3), keepdims=True),
+                  total, out=np.zeros_like(total), where=total > 0)
+  y = ((grouped - mean) / np.sqrt(var + epsilon)).reshape(x.shape)
+  if gamma is not None:
+    y = y * gamma
+  if beta is not None:
+    y = y + beta
+  return np.moveaxis(y, -1, axis)
+
+
+@pytest.mark.parametrize('shape,axis,channelless', [
+    ((2, 7, 8), -1, True), ((2, 7, 8), -1, False), ((2, 8, 7), 1, True),
+    ((2, 3, 4, 8), -1, True), ((2, 8, 3, 4), 1, False)])
+@pytest.mark.parametrize('kind', ['bool', 'float'])
+def test_mask_matches_a_weighted_reference(shape, axis, channelless, kind):
+  x = _random(shape, loc=3.0, scale=2.0)
+  mask_shape = list(shape)
+  if channelless:
+    del mask_shape[axis]
+  rng = np.random.default_rng(7)
+  mask = (rng.random(mask_shape) > 0.4 if kind == 'bool' else
+          rng.integers(0, 3, mask_shape).astype(np.float32))
+  weights = (np.expand_dims(mask, axis) if channelless else mask)
+  gamma, beta = _random([8]), _random([8])
+  expected = _masked_reference(x, 4, weights.astype(np.float64), axis=axis)
+  y = group_norm(x, 4, gamma, beta, axis=axis, mask=mask)
+  affine_shape = [1] * len(shape)
+  affine_shape[axis] = 8
+  expected = expected * gamma.reshape(affine_shape) + beta.reshape(
+      affine_shape)
+  np.testing.assert_allclose(y, expected, atol=2e-5)
+
+
+def test_mask_equals_tf_keras_group_normalization():
+  x = _random((2, 5, 5, 8), loc=1.0, scale=3.0)
+  mask = (np.random.default_rng(3).random((2, 5, 5, 8)) > 0.3).astype(
+      np.float32)
+  theirs = tf_keras.layers.GroupNormalization(groups=4, epsilon=1e-5)
+  np.testing.assert_allclose(group_norm(x, 4, mask=mask),
+                             theirs(x, mask=tf.constant(mask)), atol=1e-4)
+
+
+def test_padded_batch_gives_the_unpadded_sequences_outputs():
+  lengths = [6, 3]
+  x = _random((2, 6, 8), loc=2.0)
+  x[1, 3:] = 1e4  # Padding that would dominate the statistics.
+  mask = np.arange(6)[None, :] < np.array(lengths)[:, None]
+  padded = group_norm(x, 2, mask=mask)
+  for i, length in enumerate(lengths):
+    alone = group_norm(x[i:i + 1, :length], 2)
+    np.testing.assert_allclose(padded[i, :length], alone[0], atol=1e-5)
+
+
+def test_non_finite_masked_values_change_no_output_or_gradient():
+  x = _random((2, 6, 8), loc=2.0)
+  mask = np.ones((2, 6), bool)
+  mask[:, 4:] = False
+  dy = _random((2, 6, 8)) * mask[..., None]  # The loss ignores the padding.
+  gamma = tf.constant(_random([8], loc=1.0))
+
+  def outputs_and_gradients(values):
+    values = tf.constant(values)
+    with tf.GradientTape() as tape:
+      tape.watch([values, gamma])
+      y = group_norm(values, 2, gamma, mask=mask)
+      loss = tf.reduce_sum(y * dy)
+    dx, dgamma = tape.gradient(loss, [values, gamma])
+    return y[:, :4], dx[:, :4], dgamma
+
+  clean = outputs_and_gradients(x)
+  for bad in (np.nan, np.inf):
+    dirty = x.copy()
+    dirty[:, 4:] = bad
+    for got, expected in zip(outputs_and_gradients(dirty), clean):
+      np.testing.assert_array_equal(got, expected)
+
+
+def test_all_masked_group_is_finite():
+  x = _random((2, 5, 8))
+  y = group_norm(x, 2, mask=np.zeros((2, 5), bool))
+  assert np.all(np.isfinite(y))
+  np.testing.assert_allclose(y, x / np.sqrt(1e-5), rtol=1e-5)  # Mean 0, var 0.
+
+
+def _masked_autodiff(x, gamma, beta, weights, groups, axis):
+  """Masked group norm from plain TF ops, differentiated by autodiff."""
+  xm = tf.experimental.numpy.moveaxis(x, axis, -1)
+  wm = tf.experimental.numpy.moveaxis(tf.broadcast_to(weights, x.shape),
+                                      axis, -1)
+  channels = xm.shape[-1]
+  grouped = tf.reshape(xm, [xm.shape[0], -1, groups, channels // groups])
+  wg = tf.reshape(wm, grouped.shape)
+  total = tf.reduce_sum(wg, axis=[1, 3], keepdims=True)
+  mean = tf.reduce_sum(wg * grouped, axis=[1, 3], keepdims=True) / total
+  var = tf.reduce_sum(wg * tf.square(grouped - mean), axis=[1, 3],
+                      keepdims=True) / total
+  y = tf.reshape((grouped - mean) * tf.math.rsqrt(var + 1e-5), xm.shape)
+  return tf.experimental.numpy.moveaxis(y * gamma + beta, -1, axis)
+
+
+@pytest.mark.parametrize('shape,axis', [((2, 6, 8), -1), ((2, 8, 3, 3), 1)])
+@pytest.mark.parametrize('mode', ['eager', 'xla'])
+def test_masked_gradients_equal_float64_autodiff(shape, axis, mode):
+  x = tf.constant(_random(shape, np.float64, loc=1.0, scale=2.0))
+  gamma = tf.constant(_random([8], np.float64, loc=1.0))
+  beta = tf.constant(_random([8], np.float64))
+  weights = np.random.default_rng(5).integers(0, 3, shape).astype(np.float64)
+  weights[0] = np.maximum(weights[0], 1)  # No group of weight 0 here.
+  weights[1] = np.maximum(weights[1], 1)
+  dy = tf.constant(_random(shape, np.float64))  # Masked outputs count too.
+
+  def grads(fn):
+    with tf.GradientTape() as tape:
+      tape.watch([x, gamma, beta])
+      y = fn(x, gamma, beta)
+    return tape.gradient(y, [x, gamma, beta], output_gradients=dy)
+
+  def ours(*args):
+    return group_norm(args[0], 4, args[1], args[2], axis=axis,
+                      mask=weights)
+
+  run = grads if mode == 'eager' else tf.function(grads, jit_compile=True)
+  got = run(ours)
+  expected = grads(lambda *a: _masked_autodiff(*a, weights, 4, axis))
+  for g, e in zip(got, expected):
+    np.testing.assert_allclose(g, e, atol=1e-8, rtol=1e-8)
+
+
+def test_masked_second_order_equals_float64_autodiff():
+  x = tf.constant(_random((2, 6, 8), np.float64, loc=1.0))
+  weights = (np.random.default_rng(9).random((2, 6)) > 0.3)[..., None]
+  weights = weights.astype(np.float64)
+  v = tf.constant(_random((2, 6, 8), np.float64))
+
+  def hvp(fn):
+    with tf.GradientTape() as outer:
+      outer.watch(x)
+      with tf.GradientTape() as inner:
+        inner.watch(x)
+        loss = tf.reduce_sum(tf.sin(fn(x)))
+      directional = tf.reduce_sum(inner.gradient(loss, x) * v)
+    return outer.gradient(directional, x)
+
+  got = hvp(lambda t: group_norm(t, 4, mask=weights[..., 0] > 0))
+  expected = hvp(lambda t: _masked_autodiff(
+      t, tf.ones([8], tf.float64), tf.zeros([8], tf.float64), weights, 4,
+      -1))
+  np.testing.assert_allclose(got, expected, atol=1e-8)
+
+
+def test_bad_mask_shape_raises():
+  with pytest.raises(ValueError, match=r"`mask` must have the input's shape "
+                     r'\(2, 5, 8\) or that shape without the channel axis 2; '
+                     r'received shape \(2, 5, 3\)'):
+    group_norm(_random((2, 5, 8)), 2, mask=np.ones((2, 5, 3), bool))
+  with pytest.raises(ValueError, match=r'received shape \(2,\)'):
+    group_norm(_random((2, 5, 8)), 2, mask=np.ones((2,), bool))
