@@ -24,7 +24,8 @@ How this op does it (see docs/DESIGN.md, "The kernel"):
   Hessian-vector products) is autodiff of the same closed form with the
   statistics recomputed from x, so that their dependence on x is not lost.
 * Channels-last per-channel sums are ``ones @ x`` matrix products on CPU-only
-  hosts, where middle-axis reductions are several times slower.
+  hosts, where middle-axis reductions are several times slower, but never in
+  a graph being saved: it may run later on a GPU, in TF32.
 * Static dimensions stay static; only unknown ones go through ``tf.shape``,
   so the op compiles under XLA (``jit_compile=True``) and on TPU.
 """
@@ -33,6 +34,7 @@ import functools
 from typing import Callable, List, Optional, Union
 
 import tensorflow as tf
+from tensorflow.python.saved_model import save_context  # No public API.
 
 Dim = Union[int, tf.Tensor]
 
@@ -265,11 +267,12 @@ class _Layout:
     Channels-last sums reduce a middle axis, which XLA:CPU and Eigen do several
     times slower than a memory-bound matrix product; where only CPUs compute,
     the sum is `ones[N, 1, S] @ t[N, S, C]` (exact float32 there). Accelerators
-    (TF32 on GPU, bfloat16 passes on TPU) keep the plain reduction.
+    (TF32 on GPU, bfloat16 passes on TPU) keep the plain reduction, and so does
+    a graph being saved: it may later run anywhere.
     """
     if not self.spatial_axes:
       return t
-    if self.channels_last and _cpu_only():
+    if self.channels_last and _matmul_sums():
       batch, groups, per_group = self.grouped_shape[0], *self.grouped_shape[-2:]
       ones = tf.ones([batch, 1, self.spatial_size], t.dtype)
       sums = tf.matmul(ones, tf.reshape(t, [batch, -1, groups * per_group]))
@@ -280,6 +283,17 @@ class _Layout:
   def group_sums(self, per_channel: tf.Tensor) -> tf.Tensor:
     """Sums per-(sample, channel) values over each group: [N, 1.., G, 1..]."""
     return tf.reduce_sum(per_channel, self.channel_axis, keepdims=True)
+
+
+def _matmul_sums() -> bool:
+  """Whether channels-last sums may be `ones @ x` products (see above).
+
+  Only on a CPU-only host, and never while a SavedModel is being written
+  (`tf.saved_model.save`, Keras' `export`, Model Garden's export, TFLite
+  through a SavedModel): a saved graph must be exact on the hardware that
+  loads it, where a float32 matmul may run in TF32.
+  """
+  return _cpu_only() and not save_context.in_save_context()
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,6 +1,7 @@
 """Tests for gn_keras.ops.group_norm: the spec is a float64 NumPy reference."""
 
 import functools
+import os
 
 import numpy as np
 import pytest
@@ -571,3 +572,32 @@ def test_bad_mask_shape_raises():
     group_norm(_random((2, 5, 8)), 2, mask=np.ones((2, 5, 3), bool))
   with pytest.raises(ValueError, match=r'received shape \(2,\)'):
     group_norm(_random((2, 5, 8)), 2, mask=np.ones((2,), bool))
+
+
+def _saved_ops(path):
+  """The op types of every function in a SavedModel's graph."""
+  from tensorflow.core.protobuf import saved_model_pb2  # noqa: PLC0415
+  proto = saved_model_pb2.SavedModel()
+  with open(os.path.join(path, 'saved_model.pb'), 'rb') as f:
+    proto.ParseFromString(f.read())
+  graph = proto.meta_graphs[0].graph_def
+  return ({node.op for node in graph.node} |
+          {node.op for function in graph.library.function
+           for node in function.node_def})
+
+
+def test_saved_graphs_do_not_bake_in_the_cpu_only_matmul_sums(tmp_path):
+  module = tf.Module()
+  module.f = tf.function(lambda x: group_norm(x, 4),
+                         input_signature=[tf.TensorSpec([None, 8, 8, 16])])
+  x = _random((2, 8, 8, 16), loc=1.0)
+  if ops._cpu_only():  # pylint: disable=protected-access
+    # Training on this host uses them (they are exact on a CPU)...
+    traced = module.f.get_concrete_function().graph.as_graph_def()
+    assert 'BatchMatMulV2' in {node.op for node in traced.node}
+  # ... but a saved graph may run on a GPU, where float32 matmuls are TF32.
+  path = str(tmp_path / 'saved')
+  tf.saved_model.save(module, path)
+  assert not {'BatchMatMulV2', 'BatchMatMul', 'MatMul'} & _saved_ops(path)
+  np.testing.assert_allclose(tf.saved_model.load(path).f(x),
+                             reference(x, 4), atol=3e-5)
