@@ -30,7 +30,9 @@ How this op does it (see docs/DESIGN.md, "The kernel"):
   so the op compiles under XLA (``jit_compile=True``) and on TPU.
 """
 
+import contextlib
 import functools
+import threading
 from typing import Callable, List, Optional, Union
 
 import tensorflow as tf
@@ -229,37 +231,57 @@ def _channel_param(value, channels, default, dtype, name):
 
 
 class _Layout:
-  """Shapes of the grouped view `[N, ..., G, C/G, ...]` of one input.
+  """Shapes of the grouped view of one input.
 
-  The channel axis `a` of `x` becomes two axes, `a` (groups) and `a + 1`
-  (channels per group). Statistics are reduced over every axis except the batch
-  axis and the group axis.
+  The channel axis becomes two axes, groups and channels per group, and
+  statistics are reduced over every axis but the batch and group axes. With
+  channels first or last and static spatial dimensions, the spatial axes
+  merge into one: the view is `[N, S, G, C/G]` or `[N, G, C/G, S]`, rank 4
+  whatever the input's rank (TFLite's GPU delegate and NNAPI take no rank
+  above 4). Otherwise the view is `[N, ..., G, C/G, ...]` in place. An
+  unknown batch is reshaped as -1 when all else is static, so the graph holds
+  no shape-computing ops (SHAPE, STRIDED_SLICE, PACK).
   """
 
   def __init__(self, x: tf.Tensor, axis: int, groups: int):
     dims = _dims(x)
-    channels = dims[axis]
+    static = x.shape.as_list()
     rank = len(dims)
-    self.shape = dims
-    self.grouped_shape = (dims[:axis] + [groups, channels // groups] +
-                          dims[axis + 1:])
-    self.param_shape = ([1] * axis + [groups, channels // groups] +
-                        [1] * (rank - 1 - axis))
-    # Axes of the grouped view, split into "spatial" (every axis but batch,
-    # groups and channels-per-group) and the channels-per-group axis, so sums
-    # over the spatial axes alone give per-(sample, channel) values.
-    self.spatial_axes = [i for i in range(1, rank + 1)
-                         if i not in (axis, axis + 1)]
-    self.channel_axis = axis + 1
+    channels = static[axis]
+    per_group = channels // groups
+    batch = -1 if all(d is not None for d in static[1:]) else dims[0]
+    self.axis = axis  # The channel axis of x.
+    self.dims = dims  # With the batch as a tensor if unknown: to broadcast.
+    self.shape = [batch] + dims[1:]  # For reshapes.
+    spatial_dims = dims[1:axis] + dims[axis + 1:]
+    spatial = 1
+    for d in spatial_dims:
+      spatial = spatial * d
+    self.spatial_size = spatial  # Elements per (sample, channel).
+    self.group_size = spatial * per_group  # Elements per (sample, group).
+    self.channels_last = axis == rank - 1
+    merged = (axis in (1, rank - 1) and spatial_dims and
+              all(isinstance(d, int) for d in spatial_dims))
+    if merged and self.channels_last:
+      self.grouped_shape = [batch, spatial, groups, per_group]
+      self.param_shape = [1, 1, groups, per_group]
+      self.spatial_axes, self.channel_axis = [1], 3
+    elif merged:
+      self.grouped_shape = [batch, groups, per_group, spatial]
+      self.param_shape = [1, groups, per_group, 1]
+      self.spatial_axes, self.channel_axis = [3], 2
+    else:
+      self.grouped_shape = ([batch] + dims[1:axis] + [groups, per_group] +
+                            dims[axis + 1:])
+      self.param_shape = ([1] * axis + [groups, per_group] +
+                          [1] * (rank - 1 - axis))
+      # Every axis but batch, groups and channels per group is "spatial", so
+      # sums over them alone give per-(sample, channel) values.
+      self.spatial_axes = [i for i in range(1, rank + 1)
+                           if i not in (axis, axis + 1)]
+      self.channel_axis = axis + 1
     self.stat_axes = sorted(self.spatial_axes + [self.channel_axis])
     self.batch_axes = [0] + self.spatial_axes
-    # Elements per (sample, group), and per (sample, channel).
-    spatial = 1
-    for d in dims[1:axis] + dims[axis + 1:]:
-      spatial = spatial * d
-    self.spatial_size = spatial
-    self.group_size = spatial * (channels // groups)
-    self.channels_last = axis == rank - 1
 
   def channel_sums(self, t: tf.Tensor) -> tf.Tensor:
     """Sums a grouped-view tensor over the spatial axes: [N, 1.., G, C/G, 1..].
@@ -274,8 +296,11 @@ class _Layout:
       return t
     if self.channels_last and _matmul_sums():
       batch, groups, per_group = self.grouped_shape[0], *self.grouped_shape[-2:]
-      ones = tf.ones([batch, 1, self.spatial_size], t.dtype)
-      sums = tf.matmul(ones, tf.reshape(t, [batch, -1, groups * per_group]))
+      # The real batch size here (a shape op is fine: saved graphs, TFLite
+      # included, never take this path); XLA's dot is slow to broadcast.
+      ones = tf.ones([self.dims[0], 1, self.spatial_size], t.dtype)
+      sums = tf.matmul(ones, tf.reshape(
+          t, [batch, self.spatial_size, groups * per_group]))
       return tf.reshape(sums, [batch] + [1] * len(self.spatial_axes) +
                         [groups, per_group])
     return tf.reduce_sum(t, self.spatial_axes, keepdims=True)
@@ -285,15 +310,39 @@ class _Layout:
     return tf.reduce_sum(per_channel, self.channel_axis, keepdims=True)
 
 
+_exporting = threading.local()
+
+
+@contextlib.contextmanager
+def for_export():
+  """Traces graphs that are exact wherever they later run.
+
+  `tf.saved_model.save` (and Keras' `export`, which calls it) is recognized
+  by itself; code that traces its concrete functions before saving them
+  (Model Garden's export does) traces them inside this context, so that no
+  CPU-only `ones @ x` sums are baked in (see `_Layout.channel_sums`).
+
+  Yields:
+    Nothing.
+  """
+  depth = getattr(_exporting, 'depth', 0)
+  _exporting.depth = depth + 1
+  try:
+    yield
+  finally:
+    _exporting.depth = depth
+
+
 def _matmul_sums() -> bool:
   """Whether channels-last sums may be `ones @ x` products (see above).
 
-  Only on a CPU-only host, and never while a SavedModel is being written
-  (`tf.saved_model.save`, Keras' `export`, Model Garden's export, TFLite
-  through a SavedModel): a saved graph must be exact on the hardware that
-  loads it, where a float32 matmul may run in TF32.
+  Only on a CPU-only host, and never in a graph traced for export (while a
+  SavedModel is written, or inside `for_export`): a saved graph, and a
+  TFLite model made from it, must be exact on the hardware that loads it,
+  where a float32 matmul may run in TF32.
   """
-  return _cpu_only() and not save_context.in_save_context()
+  return (_cpu_only() and not save_context.in_save_context() and
+          not getattr(_exporting, 'depth', 0))
 
 
 @functools.lru_cache(maxsize=None)
@@ -343,12 +392,13 @@ def _group_norm(x, gamma, beta, axis, groups, epsilon):
 
 def _grouped_weights(weights, layout):
   """Weights of x's rank in the grouped view, broadcastable to it."""
-  axis = layout.channel_axis - 1  # The channel axis of x.
-  dims = list(layout.shape)
+  dims, axis = list(layout.dims), layout.axis
   if weights.shape[axis] == 1:  # One weight for all channels of a position.
     dims[axis] = 1
-    weights = tf.broadcast_to(weights, dims)
-    return tf.reshape(weights, dims[:axis] + [1, 1] + dims[axis + 1:])
+    grouped = list(layout.grouped_shape)
+    grouped[layout.channel_axis - 1] = 1
+    grouped[layout.channel_axis] = 1
+    return tf.reshape(tf.broadcast_to(weights, dims), grouped)
   return tf.reshape(tf.broadcast_to(weights, dims), layout.grouped_shape)
 
 

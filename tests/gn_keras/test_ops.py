@@ -601,3 +601,11 @@ def test_saved_graphs_do_not_bake_in_the_cpu_only_matmul_sums(tmp_path):
   assert not {'BatchMatMulV2', 'BatchMatMul', 'MatMul'} & _saved_ops(path)
   np.testing.assert_allclose(tf.saved_model.load(path).f(x),
                              reference(x, 4), atol=3e-5)
+
+
+def test_functions_traced_for_export_keep_plain_sums():
+  f = tf.function(lambda x: group_norm(x, 4))
+  spec = tf.TensorSpec([None, 8, 8, 16])
+  with ops.for_export():
+    exported = f.get_concrete_function(spec).graph.as_graph_def()
+  assert 'BatchMatMulV2' not in {node.op for node in exported.node}

@@ -11,9 +11,12 @@ writes `export_dir/saved_model` with a `serving_default` signature taking an
 `image_tensor` uint8 batch `[N, H, W, 3]`. A classifier returns logits and
 probabilities; a Mask R-CNN returns Model Garden's detection outputs
 (`detection_boxes` in pixels, `detection_classes`, `detection_scores`,
-`num_detections`, `detection_masks` per box, `image_info`). Refuses to
-overwrite an existing export. Model Garden's full log goes to
-`export_dir/export.log` (`--alsologtostderr` shows it on the terminal too).
+`num_detections`, `detection_masks` per box, `image_info`).
+`--input_type=tflite` (classifiers) takes float32 images already normalized
+as Model Garden's preprocessing does instead: the SavedModel that
+`export_tflite` converts. Refuses to overwrite an existing export. Model
+Garden's full log goes to `export_dir/export.log` (`--alsologtostderr` shows
+it on the terminal too).
 """
 
 import contextlib
@@ -24,6 +27,7 @@ from absl import app
 from absl import flags
 import tensorflow as tf
 
+from gn_keras import ops as gn_ops
 from official.modeling import hyperparams
 from official.projects.group_norm import registry_imports  # noqa: F401 (registers the experiments)
 from official.projects.group_norm import runner
@@ -36,9 +40,29 @@ from official.vision.serving import export_saved_model_lib
 FLAGS = flags.FLAGS
 
 
+INPUT_TYPES = ('image_tensor', 'tflite')
+
+
 def export(params, checkpoint_path: str, export_dir: str,
-           batch_size=None) -> str:
-  """Exports the model of `params` from `checkpoint_path`; returns its path."""
+           batch_size=None, input_type: str = 'image_tensor') -> str:
+  """Exports the model of `params` from `checkpoint_path`; returns its path.
+
+  Args:
+    params: The experiment config.
+    checkpoint_path: A checkpoint, or a model_dir (its latest checkpoint).
+    export_dir: The export goes to `export_dir/saved_model`.
+    batch_size: A fixed serving batch, or None.
+    input_type: 'image_tensor' (uint8 images, preprocessed inside) or, for
+      classifiers, 'tflite' (float32 images already normalized as Model
+      Garden's preprocessing does: what `export_tflite` converts).
+
+  Raises:
+    ValueError: for an export folder that holds a SavedModel, no checkpoint,
+      or an input type the model cannot take.
+  """
+  if input_type not in INPUT_TYPES:
+    raise ValueError(f'--input_type={input_type!r}; choose from '
+                     f'{list(INPUT_TYPES)}.')
   saved_model_dir = os.path.join(export_dir, 'saved_model')
   if tf.io.gfile.exists(os.path.join(saved_model_dir, 'saved_model.pb')):
     raise ValueError(f'{saved_model_dir} already holds a SavedModel; choose '
@@ -50,17 +74,22 @@ def export(params, checkpoint_path: str, export_dir: str,
     checkpoint_path = latest
   image_size = list(params.task.model.input_size[:2])
   if isinstance(params.task, maskrcnn_cfg.MaskRCNNTask):
+    if input_type != 'image_tensor':
+      raise ValueError('Mask R-CNN exports take --input_type=image_tensor '
+                       f'only; received {input_type!r}.')
     module_cls = detection.DetectionModule
   else:
     module_cls = image_classification.ClassificationModule
   module = module_cls(
       params=params, batch_size=batch_size, input_image_size=image_size,
-      input_type='image_tensor', num_channels=3)
-  export_saved_model_lib.export_inference_graph(
-      input_type='image_tensor', batch_size=batch_size,
-      input_image_size=image_size, params=params,
-      checkpoint_path=checkpoint_path, export_dir=export_dir,
-      export_module=module, export_saved_model_subdir='saved_model')
+      input_type=input_type, num_channels=3)
+  # Model Garden traces the serving functions before saving them.
+  with gn_ops.for_export():
+    export_saved_model_lib.export_inference_graph(
+        input_type=input_type, batch_size=batch_size,
+        input_image_size=image_size, params=params,
+        checkpoint_path=checkpoint_path, export_dir=export_dir,
+        export_module=module, export_saved_model_subdir='saved_model')
   return saved_model_dir
 
 
@@ -80,7 +109,7 @@ def main(_):
          runner.log_to_file(os.path.join(FLAGS.export_dir, 'export.log')))
   with contextlib.redirect_stdout(log or terminal):  # Libraries' prints too.
     path = export(params, FLAGS.checkpoint_path, FLAGS.export_dir,
-                  FLAGS.batch_size)
+                  FLAGS.batch_size, FLAGS.input_type)
   print('Exported SavedModel:', path, file=terminal, flush=True)
 
 
@@ -92,5 +121,9 @@ if __name__ == '__main__':
   flags.DEFINE_string('checkpoint_path', None, 'Checkpoint, or a model_dir.')
   flags.DEFINE_string('export_dir', None, 'Where to write the export.')
   flags.DEFINE_integer('batch_size', None, 'Fixed serving batch (or None).')
+  flags.DEFINE_enum('input_type', 'image_tensor', list(INPUT_TYPES),
+                    'image_tensor: uint8 images, preprocessed inside; tflite '
+                    '(classifiers): float32 normalized images, the input '
+                    'export_tflite converts.')
   flags.mark_flags_as_required(['experiment', 'checkpoint_path', 'export_dir'])
   app.run(main)

@@ -8,7 +8,9 @@ import tensorflow as tf
 
 from official.core import task_factory
 from official.projects.group_norm import export_saved_model
+from official.projects.group_norm import export_tflite
 from official.vision.ops import preprocess_ops
+from tests.official.projects.group_norm import helpers
 
 
 def _restored_model(params, model_dir):
@@ -92,3 +94,35 @@ def test_maskrcnn_export_serves_the_keras_models_detections(
                     ('detection_masks', 1e-4)):
     np.testing.assert_allclose(served[key], expected[key], atol=atol,
                                err_msg=key)
+
+
+@pytest.mark.slow
+def test_tflite_export_predicts_what_the_keras_model_does(trained, data_dir,
+                                                          tmp_path):
+  params, model_dir, _ = trained
+  saved_model_dir = export_saved_model.export(
+      params, model_dir, str(tmp_path / 'export'), input_type='tflite')
+  path = export_tflite.convert(params, saved_model_dir,
+                               str(tmp_path / 'model.tflite'))
+  with pytest.raises(ValueError, match='exists; choose a new'):
+    export_tflite.convert(params, saved_model_dir, path)
+  normalized, labels = export_tflite.read_classification_tfrecord(
+      os.path.join(data_dir, 'validation.tfrecord'), [32, 32])
+  logits = export_tflite.tflite_logits(path, normalized)
+  interpreter = tf.lite.Interpreter(model_path=path)
+  ops = {op['op_name'] for op in interpreter._get_ops_details()}  # pylint: disable=protected-access
+  # No shape-computing ops, no CPU-only matmul sums, nothing above rank 4.
+  assert not ops & {'SHAPE', 'STRIDED_SLICE', 'PACK', 'FILL',
+                    'BATCH_MATMUL'}, ops
+  assert max(len(t['shape']) for t in interpreter.get_tensor_details()) <= 4
+  expected = _restored_model(params, model_dir)(normalized, training=False)
+  np.testing.assert_allclose(logits, expected, atol=1e-4)
+  assert len(labels) == 360
+  np.testing.assert_array_equal(np.argmax(logits, -1),
+                                np.argmax(expected, -1))
+
+
+def test_mask_rcnn_takes_image_tensors_only(shapes_dir, tmp_path):
+  with pytest.raises(ValueError, match='input_type=image_tensor only'):
+    export_saved_model.export(helpers.shapes_params(shapes_dir), 'unused',
+                              str(tmp_path), input_type='tflite')
