@@ -75,6 +75,9 @@ def test_mobilenet_v2_channel_counts_follow_the_group_rule():
   converted = convert_batch_norm(model, groups=32)
   assert _count(converted, 'BatchNormalization') == 0
   assert _count(converted, 'GroupNormalization') == 52
+  assert converted.output_shape == model.output_shape
+  assert converted.count_params() == (model.count_params() -
+                                      _moving_statistics(model))
   # The largest divisor of the channels not above 32: 24 -> 24, 144 -> 24.
   assert converted.get_layer('block_1_project_BN')._groups == 24  # pylint: disable=protected-access
   assert converted.get_layer('block_2_expand_BN')._groups == 24  # pylint: disable=protected-access
@@ -97,6 +100,21 @@ def test_converted_model_saves_and_reloads_in_safe_mode(tmp_path):
   x = np.random.default_rng(1).normal(size=(2, 8, 8, 3)).astype('float32')
   np.testing.assert_allclose(loaded.predict(x, verbose=0),
                              converted.predict(x, verbose=0), atol=1e-6)
+
+
+def test_keras3_sequential_nested_in_a_functional_model():
+  inner = keras.Sequential([keras.Input((6, 6, 8)),
+                            keras.layers.Conv2D(8, 1),
+                            keras.layers.BatchNormalization()], name='inner')
+  inputs = keras.Input((6, 6, 8))
+  model = keras.Model(inputs, keras.layers.BatchNormalization()(inner(inputs)))
+  converted = convert_batch_norm(model, groups=4)
+  assert _count(converted, 'BatchNormalization') == 0
+  assert _count(converted, 'GroupNormalization') == 2
+  assert isinstance(converted.get_layer('inner'), keras.Sequential)
+  np.testing.assert_array_equal(
+      converted.get_layer('inner').layers[0].kernel.numpy(),
+      inner.layers[0].kernel.numpy())
 
 
 def _tf_keras_nested_model():
