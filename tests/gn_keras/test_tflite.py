@@ -18,24 +18,15 @@ from gn_keras import tf_keras as gn_tf_keras
 SHAPE_OPS = {'SHAPE', 'STRIDED_SLICE', 'PACK', 'FILL'}
 
 
-def _keras3_model():
-  inputs = keras.Input((8, 8, 3))
-  x = keras.layers.Conv2D(16, 3, padding='same', use_bias=False)(inputs)
-  x = gn_keras.GroupNormalization(groups=4, activation='relu',
-                                  gamma_initializer='random_uniform',
-                                  beta_initializer='random_normal')(x)
-  x = keras.layers.GlobalAveragePooling2D()(x)
-  return keras.Model(inputs, keras.layers.Dense(10)(x))
-
-
-def _tf_keras_model():
-  inputs = tf_keras.Input((8, 8, 3))
-  x = tf_keras.layers.Conv2D(16, 3, padding='same', use_bias=False)(inputs)
-  x = gn_tf_keras.GroupNormalization(groups=4, activation='relu',
-                                     gamma_initializer='random_uniform',
-                                     beta_initializer='random_normal')(x)
-  x = tf_keras.layers.GlobalAveragePooling2D()(x)
-  return tf_keras.Model(inputs, tf_keras.layers.Dense(10)(x))
+def _model(keras_module, gn_class):
+  """Conv -> GN (relu) -> pooling -> dense, in the given Keras flavour."""
+  layers = keras_module.layers
+  inputs = keras_module.Input((8, 8, 3))
+  x = layers.Conv2D(16, 3, padding='same', use_bias=False)(inputs)
+  x = gn_class(groups=4, activation='relu', gamma_initializer='random_uniform',
+               beta_initializer='random_normal')(x)
+  x = layers.GlobalAveragePooling2D()(x)
+  return keras_module.Model(inputs, layers.Dense(10)(x))
 
 
 def _saved_model(model, path):
@@ -71,10 +62,12 @@ def _run(flatbuffer, x):
   return output, ops, ranks
 
 
-@pytest.mark.parametrize('make', [_keras3_model, _tf_keras_model],
-                         ids=['keras3', 'tf_keras'])
-def test_converts_with_builtins_rank_4_and_no_shape_ops(make, tmp_path):
-  model = make()
+@pytest.mark.parametrize('keras_flavour', ['keras3', 'tf_keras'])
+def test_converts_with_builtins_rank_4_and_no_shape_ops(keras_flavour,
+                                                        tmp_path):
+  model = (_model(keras, gn_keras.GroupNormalization)
+           if keras_flavour == 'keras3'
+           else _model(tf_keras, gn_tf_keras.GroupNormalization))
   x = np.random.default_rng(0).normal(size=(3, 8, 8, 3)).astype('float32')
   expected = np.asarray(model(x))
   saved = _saved_model(model, str(tmp_path / 'saved_model'))
