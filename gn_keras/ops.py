@@ -204,19 +204,16 @@ def group_norm(x: tf.Tensor,
 def _mask_weights(mask, x, axis, dtype):
   """The mask as weights of x's rank (1 on the channel axis if it had none)."""
   mask = tf.convert_to_tensor(mask)
+  expected = (f'`mask` must have the input\'s shape {x.shape} or that shape '
+              f'without the channel axis {axis}; received shape {mask.shape}')
   rank = x.shape.rank
   if mask.shape.rank == rank - 1:
     mask = tf.expand_dims(mask, axis)
   elif mask.shape.rank != rank:
-    raise ValueError(
-        f'`mask` must have the input\'s shape {x.shape} or that shape '
-        f'without the channel axis {axis}; received shape {mask.shape}.')
+    raise ValueError(f'{expected}.')
   for i, (m, d) in enumerate(zip(mask.shape, x.shape)):
     if m is not None and d is not None and m not in (1, d):
-      raise ValueError(
-          f'`mask` must have the input\'s shape {x.shape} or that shape '
-          f'without the channel axis {axis}; received shape {mask.shape} '
-          f'(dimension {i} differs).')
+      raise ValueError(f'{expected} (dimension {i} differs).')
   return tf.cast(mask, dtype)
 
 
@@ -477,18 +474,27 @@ def _masked_backward(dy, x, gamma, mean, rstd, total, keep, w, layout,
     dgamma = tf.reshape(tf.reduce_sum(dy_xhat, layout.batch_axes), [-1])
     dbeta = tf.reshape(tf.reduce_sum(dyf, layout.batch_axes), [-1])
 
-    def second_order(ddx, ddgamma, ddbeta):
-      # As for the unmasked op: the statistics are recomputed from x.
-      with tf.GradientTape() as tape:
-        tape.watch([dy, x, gamma])
-        first = _first_order_of_reference(dy, x, gamma, layout, epsilon, w)
-      return tape.gradient(first, [dy, x, gamma],
-                           output_gradients=[ddx, ddgamma, ddbeta],
-                           unconnected_gradients='zero')
+    def second_order(*upstream):
+      return _second_order(dy, x, gamma, upstream, layout, epsilon, w)
 
     return (dx, dgamma, dbeta), second_order
 
   return backward(dy, x, gamma)
+
+
+def _second_order(dy, x, gamma, upstream, layout, epsilon, weights=None):
+  """Gradients of the first-order gradient (dx, dgamma, dbeta) for dy, x, gamma.
+
+  The statistics came from x inside the forward pass, where no outer tape saw
+  them: taken as constants they would make the second order silently wrong.
+  So the first-order gradient is recomputed from x, statistics included,
+  under a tape, and differentiated against `upstream` (ddx, ddgamma, ddbeta).
+  """
+  with tf.GradientTape() as tape:
+    tape.watch([dy, x, gamma])
+    first = _first_order_of_reference(dy, x, gamma, layout, epsilon, weights)
+  return tape.gradient(first, [dy, x, gamma], output_gradients=list(upstream),
+                       unconnected_gradients='zero')
 
 
 def _first_order_of_reference(dy, x, gamma, layout, epsilon, weights=None):
@@ -560,19 +566,11 @@ def _backward(dy, x, gamma, mean_hi, mean_lo, rstd, layout, epsilon):
         tf.reduce_sum(sum_dy_xc * rstd, layout.batch_axes), [-1])
     dbeta = tf.reshape(tf.reduce_sum(sum_dy, layout.batch_axes), [-1])
 
-    def second_order(ddx, ddgamma, ddbeta):
-      # The statistics came from x inside the forward pass, where no outer
-      # tape saw them: taken as constants here they would make the second
-      # order silently wrong. Recompute them from x under a tape instead and
-      # differentiate the whole first-order gradient; the saved statistics
-      # then get no gradient of their own.
-      with tf.GradientTape() as tape:
-        tape.watch([dy, x, gamma])
-        first = _first_order_of_reference(dy, x, gamma, layout, epsilon)
-      grads = tape.gradient(first, [dy, x, gamma],
-                            output_gradients=[ddx, ddgamma, ddbeta],
-                            unconnected_gradients='zero')
-      return (*grads, tf.zeros_like(mean_hi), tf.zeros_like(mean_lo),
+    def second_order(*upstream):
+      # The saved statistics get no gradient of their own: _second_order
+      # recomputes them from x.
+      return (*_second_order(dy, x, gamma, upstream, layout, epsilon),
+              tf.zeros_like(mean_hi), tf.zeros_like(mean_lo),
               tf.zeros_like(rstd))
 
     return (dx, dgamma, dbeta), second_order
