@@ -19,9 +19,7 @@ Garden's full log goes to `export_dir/export.log` (`--alsologtostderr` shows
 it on the terminal too).
 """
 
-import contextlib
 import os
-import sys
 
 from absl import app
 from absl import flags
@@ -104,13 +102,13 @@ def main(_):
                                               is_strict=True)
   params.validate()
   params.lock()
-  terminal = sys.stdout
-  log = (None if FLAGS.logtostderr else
-         runner.log_to_file(os.path.join(FLAGS.export_dir, 'export.log')))
-  with contextlib.redirect_stdout(log or terminal):  # Libraries' prints too.
+  log_file = (os.path.join(FLAGS.export_dir, 'export.log')
+              if runner.is_local(FLAGS.export_dir) and not FLAGS.logtostderr
+              else None)
+  with runner.terminal_and_log(log_file) as show:
     path = export(params, FLAGS.checkpoint_path, FLAGS.export_dir,
                   FLAGS.batch_size, FLAGS.input_type)
-  print('Exported SavedModel:', path, file=terminal, flush=True)
+    show(f'Exported SavedModel: {path}')
 
 
 if __name__ == '__main__':

@@ -8,10 +8,13 @@ same time, its resume state: a fresh clone that reruns the study's command
 continues from the runs recorded there instead of repeating them.
 
 Each study keeps its own resume and failure policy; this module only runs,
-times and records. `log_to_file` is where the scripts send Model Garden's
-full log, so that their terminals show progress and results.
+times and records. `terminal_and_log` is how the scripts send Model
+Garden's full log to a file, so that their terminals show progress and
+results. The eval-metrics file goes through `tf.io.gfile`, as model_dirs may
+be on GCS.
 """
 
+import contextlib
 import dataclasses
 import json
 import logging as std_logging
@@ -23,6 +26,7 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from absl import logging
 import numpy as np
+import tensorflow as tf
 
 EVAL_METRICS_FILE = 'eval_metrics.json'
 TRAIN_MODULE = 'official.projects.group_norm.train'
@@ -33,8 +37,6 @@ def log_to_file(path: str) -> TextIO:
 
   The terminal then shows only records at absl's --stderrthreshold and
   above, or all of them with --alsologtostderr, as absl's own log files do.
-  Callers may also send the prints of libraries (Orbit prints its records)
-  to the returned stream with `contextlib.redirect_stdout`.
 
   Returns:
     The log file's stream, open for the rest of the process.
@@ -51,18 +53,54 @@ def log_to_file(path: str) -> TextIO:
   return stream
 
 
+def is_local(path: str) -> bool:
+  """Whether `path` is on this machine (not gs://, s3://, ...)."""
+  return '://' not in path
+
+
+@contextlib.contextmanager
+def terminal_and_log(log_path: Optional[str]):
+  """The scripts' output: progress to the terminal, the rest to a log file.
+
+  Inside, absl's and TensorFlow's records and the prints of libraries (Orbit
+  prints its records) go to `log_path`; the yielded function prints a line to
+  the terminal. With no `log_path` everything stays on the terminal.
+
+  Args:
+    log_path: A local file, appended to; None for no log file.
+
+  Yields:
+    `show(line)`, printing a line to the terminal.
+  """
+  terminal = sys.stdout
+
+  def show(line: str) -> None:
+    print(line, file=terminal, flush=True)
+
+  if log_path is None:
+    yield show
+    return
+  with contextlib.redirect_stdout(log_to_file(log_path)):
+    yield show
+
+
+def format_metrics(logs) -> str:
+  """'accuracy 0.9694, top_5_accuracy 1, ...': scalar metrics on one line."""
+  return ', '.join(f'{k} {v:.4g}' for k, v in scalar_metrics(logs).items())
+
+
 def scalar_metrics(logs) -> Dict[str, float]:
   """The scalar entries of evaluation logs as floats (no confusion matrices)."""
   return {k: float(v) for k, v in logs.items() if np.ndim(v) == 0}
 
 
 def _write_json_atomically(path: str, data: Any) -> None:
-  """Writes JSON so that readers never see half a file."""
+  """Writes JSON so that readers never see half a file (local or gs://)."""
   tmp = f'{path}.tmp{os.getpid()}'
-  with open(tmp, 'w') as f:
+  with tf.io.gfile.GFile(tmp, 'w') as f:
     json.dump(data, f, indent=1, sort_keys=isinstance(data, dict))
     f.write('\n')
-  os.replace(tmp, path)
+  tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
 def write_eval_metrics(model_dir: str, logs, global_step: int) -> Dict:
@@ -84,9 +122,9 @@ def write_eval_metrics(model_dir: str, logs, global_step: int) -> Dict:
 def read_eval_metrics(model_dir: str) -> Optional[Dict]:
   """The metrics a run wrote with `write_eval_metrics`, or None."""
   path = os.path.join(model_dir, EVAL_METRICS_FILE)
-  if not os.path.exists(path):
+  if not tf.io.gfile.exists(path):
     return None
-  with open(path) as f:
+  with tf.io.gfile.GFile(path) as f:
     return json.load(f)
 
 

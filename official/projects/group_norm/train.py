@@ -33,7 +33,6 @@ import contextlib
 import functools
 import os
 import re
-import sys
 
 from absl import app
 from absl import flags
@@ -71,8 +70,9 @@ flags.DEFINE_integer(
     'and run one MirroredStrategy replica on each (0: leave devices alone).')
 flags.DEFINE_string(
     'log_file', None,
-    'Where Model Garden\'s full log goes (appended). Defaults to '
-    'model_dir/train.log. --alsologtostderr shows it on the terminal too.')
+    'Where Model Garden\'s full log goes (appended; a local file). Defaults '
+    'to model_dir/train.log when model_dir is local; with a gs:// model_dir '
+    'the log stays on the terminal. --alsologtostderr shows it there too.')
 
 
 def configure_cpu_replicas(cpu_replicas: int) -> None:
@@ -213,34 +213,29 @@ def _removed_if_no_checkpoint(model_dir: str, is_new: bool):
 
 def main(_) -> None:
   """Trains and/or evaluates the flags' experiment; prints the results."""
-  terminal = sys.stdout
-
-  def progress(line: str) -> None:
-    print(line, file=terminal, flush=True)
-
   model_dir_is_new = not tf.io.gfile.exists(FLAGS.model_dir)
-  log_file = FLAGS.log_file or os.path.join(FLAGS.model_dir, 'train.log')
-  log = None if FLAGS.logtostderr else runner.log_to_file(log_file)
-  # Libraries' prints (Orbit prints its records) go to the log as well.
+  log_file = FLAGS.log_file or (
+      os.path.join(FLAGS.model_dir, 'train.log')
+      if runner.is_local(FLAGS.model_dir) else None)
+  if FLAGS.logtostderr:
+    log_file = None
   with _removed_if_no_checkpoint(FLAGS.model_dir, model_dir_is_new), (
-      contextlib.redirect_stdout(log or terminal)):
+      runner.terminal_and_log(log_file)) as show:
     gin.parse_config_files_and_bindings(FLAGS.gin_file, FLAGS.gin_params)
     common.get_exp_config(FLAGS.experiment)  # A clear unknown-name error.
     params = train_utils.parse_configuration(FLAGS)
-    if log:
-      progress(f'{FLAGS.experiment}: Model Garden\'s full log goes to '
-               f'{log_file}.')
+    if log_file:
+      show(f'{FLAGS.experiment}: Model Garden\'s full log goes to '
+           f'{log_file}.')
     _, eval_logs = run(params, FLAGS.model_dir, FLAGS.mode,
                        FLAGS.cpu_replicas, seed=FLAGS.seed,
-                       deterministic=FLAGS.deterministic, progress=progress,
+                       deterministic=FLAGS.deterministic, progress=show,
                        model_dir_is_new=model_dir_is_new)
     train_utils.save_gin_config(FLAGS.mode, FLAGS.model_dir)
-  if eval_logs:
-    logs = runner.scalar_metrics(eval_logs)
-    progress('Final evaluation: ' +
-             ', '.join(f'{k} {v:.4g}' for k, v in sorted(logs.items())))
-    if 'accuracy' in logs:
-      progress(f'Validation accuracy: {logs["accuracy"]:.4f}')
+    if eval_logs:
+      show(f'Final evaluation: {runner.format_metrics(eval_logs)}')
+      if 'accuracy' in eval_logs:
+        show(f'Validation accuracy: {float(eval_logs["accuracy"]):.4f}')
 
 
 if __name__ == '__main__':

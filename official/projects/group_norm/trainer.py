@@ -109,9 +109,8 @@ class GuardedTrainer(base_trainer.Trainer):
     """Model Garden's evaluation results, also shown as progress."""
     logs = super().eval_end(*args, **kwargs)
     if self._progress:
-      scalars = runner.scalar_metrics(logs)
-      self._progress(f'eval at step {int(self.global_step.numpy())}: ' +
-                     ', '.join(f'{k} {v:.4g}' for k, v in scalars.items()))
+      self._progress(f'eval at step {int(self.global_step.numpy())}: '
+                     f'{runner.format_metrics(logs)}')
     return logs
 
 

@@ -73,3 +73,18 @@ def test_results_file_is_the_resume_state(tmp_path):
                      r"\{'experiment': 'e', 'replicas': 2\}; this run has "
                      r"\{'experiment': 'e', 'replicas': 4\}"):
     runner.ResultsFile(path, ['norm', 'seed'], {**settings, 'replicas': 4})
+
+
+def test_remote_model_dirs_keep_the_log_on_the_terminal(capsys):
+  assert runner.is_local('runs/a') and runner.is_local('/tmp/a')
+  assert not runner.is_local('gs://bucket/run')
+  with runner.terminal_and_log(None) as show:
+    show('step 1/2')
+    print('library print')
+  assert capsys.readouterr().out == 'step 1/2\nlibrary print\n'
+
+
+def test_format_metrics_keeps_the_scalars():
+  assert runner.format_metrics({'accuracy': np.float32(0.96944),
+                                'confusion': np.zeros((2, 2)),
+                                'loss': 0.25}) == 'accuracy 0.9694, loss 0.25'
