@@ -2,15 +2,14 @@
 
 The two layers differ only in which Keras they are built on (its `Layer`,
 initializers, regularizers, constraints, activations and how `add_weight` keeps
-a float32 variable under mixed precision); everything else lives here, so the
-two cannot drift apart.
+a float32 variable under mixed precision) and in which kernel they call (the
+TensorFlow op, or the JAX one for Keras 3 on JAX); everything else lives here,
+so they cannot drift apart. No backend is imported here.
 """
 
-from typing import Any, Dict
+from typing import Any, Callable, Dict
 
-import tensorflow as tf
-
-from gn_keras import ops
+from gn_keras import _args
 
 DOC = """Group normalization layer (Wu & He, 2018).
 
@@ -80,6 +79,11 @@ class GroupNormalizationBase:
   """Mixin with the layer logic; subclasses set `_keras` and mix in `Layer`."""
 
   _keras: Any = None  # The Keras module: `keras` or `tf_keras`.
+  # The kernel (`group_norm(x, groups, gamma, beta, axis, epsilon,
+  # activation=, mask=)`) and a cast to the compute dtype: staticmethods set
+  # by each subclass.
+  _kernel: Callable = None
+  _cast: Callable = None
   _float32_weight_kwargs: Dict[str, Any] = {}
   # Prefix of the weights' names, hence of their checkpoint keys.
   _weight_name_prefix = ''
@@ -104,7 +108,7 @@ class GroupNormalizationBase:
     # becomes inf). The output is cast to the compute dtype instead.
     kwargs.setdefault('autocast', False)
     super().__init__(**kwargs)
-    ops.check_group_args(groups, group_size)  # The channels come in build.
+    _args.check_group_args(groups, group_size)  # The channels come in build.
     if not isinstance(axis, int):
       raise ValueError(f'`axis` must be an integer; received axis={axis!r}.')
     if axis == 0:
@@ -138,13 +142,14 @@ class GroupNormalizationBase:
   def build(self, input_shape):
     input_shape = tuple(input_shape)
     try:
-      axis = ops.normalize_axis(self.axis, len(input_shape))
+      axis = _args.normalize_axis(self.axis, len(input_shape))
       channels = input_shape[axis]
       if channels is None:
         raise ValueError(
             f'The channel dimension (axis {self.axis}) of the inputs must be '
             f'known; received input shape {input_shape}.')
-      self._groups = ops.resolve_groups(channels, self.groups, self.group_size)
+      self._groups = _args.resolve_groups(channels, self.groups,
+                                          self.group_size)
     except ValueError as e:  # Name the layer: models hold many of them.
       raise ValueError(f'Layer {self.name!r}: {e}') from None
     self._axis = axis
@@ -173,7 +178,7 @@ class GroupNormalizationBase:
 
   def call(self, inputs, mask=None):
     """Normalizes `inputs` (over `mask`'s positions); in the compute dtype."""
-    outputs = ops.group_norm(
+    outputs = self._kernel(
         inputs,
         groups=self._groups,
         gamma=self.gamma,
@@ -182,7 +187,7 @@ class GroupNormalizationBase:
         epsilon=self.epsilon,
         activation=self.activation,
         mask=mask)
-    return tf.cast(outputs, self.compute_dtype)
+    return self._cast(outputs, self.compute_dtype)
 
   def compute_output_shape(self, input_shape):
     return input_shape

@@ -7,24 +7,24 @@ registered it as "Addons>GroupNormalization", with the arguments `groups`,
 regularizers and constraints, all of which gn_keras' layers accept with the
 same meaning, and the same weights (gamma, then beta). `register()` (run by
 `import gn_keras`) maps that name to gn_keras' layers in the global custom
-objects of both tf_keras and Keras 3, so `load_model`, `model_from_json` and
-`load_weights` work with no `custom_objects`.
+objects of Keras 3 and, on the TensorFlow backend, of tf_keras, so
+`load_model`, `model_from_json` and `load_weights` work with no
+`custom_objects`. On the JAX backend `import gn_keras` imports no TensorFlow:
+tf_keras gets the name when `gn_keras.tf_keras` is imported.
 """
 
 import keras as _keras3
-import tf_keras as _tf_keras
-
-from gn_keras import layers as _layers
-from gn_keras import tf_keras as _gn_tf_keras
 
 TFA_NAME = 'Addons>GroupNormalization'
 
 
 def register():
   """Maps tfa's registered layer name to gn_keras' layers; idempotent."""
-  _tf_keras.saving.get_custom_objects()[TFA_NAME] = (
-      _gn_tf_keras.GroupNormalization)
-  _keras3.saving.get_custom_objects()[TFA_NAME] = _layers.GroupNormalization
+  from gn_keras import layers  # noqa: PLC0415 (gn_keras.layers imports us)
+  _keras3.saving.get_custom_objects()[TFA_NAME] = layers.GroupNormalization
+  if _keras3.backend.backend() == 'tensorflow':
+    # Registers the name with tf_keras on import.
+    from gn_keras import tf_keras as _  # noqa: F401, PLC0415
 
 
 def keras3_model_from_tfa_json(json_string: str):

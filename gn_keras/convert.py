@@ -7,7 +7,7 @@ ones included, a GroupNormalization in place of each batch norm.
 
 from typing import Any, List, Optional, Tuple
 
-from gn_keras import ops
+from gn_keras import _args
 
 
 def _largest_divisor(channels: int, at_most: int) -> int:
@@ -19,12 +19,15 @@ def _largest_divisor(channels: int, at_most: int) -> int:
 def _flavour(model) -> Tuple[Any, type, tuple]:
   """(Keras module, its GroupNormalization, its batch-norm classes)."""
   import keras  # noqa: PLC0415 (each flavour is imported only when used)
-  import tf_keras  # noqa: PLC0415
 
   if isinstance(model, keras.Model):
     from gn_keras import layers  # noqa: PLC0415
     return keras, layers.GroupNormalization, (keras.layers.BatchNormalization,)
-  if isinstance(model, tf_keras.Model):
+  try:  # Only a tf_keras model needs TensorFlow.
+    import tf_keras  # noqa: PLC0415
+  except ImportError:
+    tf_keras = None
+  if tf_keras is not None and isinstance(model, tf_keras.Model):
     from gn_keras import tf_keras as gn_tf_keras  # noqa: PLC0415
     # tf_keras' SyncBatchNormalization derives from the BN base class, not
     # from BatchNormalization.
@@ -74,7 +77,7 @@ def convert_batch_norm(model, groups: Optional[int] = 32,
   >>> model = keras.applications.ResNet50(weights=None)
   >>> gn_model = gn_keras.convert_batch_norm(model, groups=32)
   """
-  ops.check_group_args(groups, group_size)
+  _args.check_group_args(groups, group_size)
   refused = {'axis', 'name', 'trainable', 'activation', 'center', 'scale'}
   if refused & set(gn_kwargs):
     raise ValueError(

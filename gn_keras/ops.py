@@ -38,83 +38,13 @@ from typing import Callable, List, Optional, Union
 import tensorflow as tf
 from tensorflow.python.saved_model import save_context  # No public API.
 
+# Re-exported: the checks are shared with the JAX kernel and the layers.
+from gn_keras._args import check_group_args  # noqa: F401
+from gn_keras._args import check_mask_shape
+from gn_keras._args import normalize_axis  # noqa: F401
+from gn_keras._args import resolve_groups  # noqa: F401
+
 Dim = Union[int, tf.Tensor]
-
-
-def check_group_args(groups: Optional[int], group_size: Optional[int]):
-  """Raises ValueError unless exactly one of `groups`, `group_size` is valid."""
-  if groups is not None and group_size is not None:
-    raise ValueError(
-        'Pass exactly one of `groups` and `group_size`; received '
-        f'groups={groups} and group_size={group_size}. Set groups=None to use '
-        'group_size.')
-  if groups is None and group_size is None:
-    raise ValueError('Pass one of `groups` and `group_size`; received '
-                     'groups=None and group_size=None.')
-  if group_size is not None and (not isinstance(group_size, int) or
-                                 group_size < 1):
-    raise ValueError('`group_size` must be a positive integer; received '
-                     f'group_size={group_size!r}.')
-  if groups is not None and (not isinstance(groups, int) or groups == 0 or
-                             groups < -1):
-    raise ValueError('`groups` must be a positive integer or -1 (one group '
-                     f'per channel); received groups={groups!r}.')
-
-
-def resolve_groups(channels: int,
-                   groups: Optional[int] = 32,
-                   group_size: Optional[int] = None) -> int:
-  """Returns the number of groups implied by `groups` or `group_size`.
-
-  Args:
-    channels: Number of channels (a static int).
-    groups: Number of groups, or -1 for one group per channel (instance norm).
-      Must be None when `group_size` is given.
-    group_size: Channels per group, the alternative to `groups`.
-
-  Returns:
-    The number of groups, a positive divisor of `channels`.
-
-  Raises:
-    ValueError: if both or neither of `groups` and `group_size` are given, or
-      the group count does not fit `channels`.
-  """
-  check_group_args(groups, group_size)
-  if group_size is not None:
-    if channels % group_size:
-      raise ValueError(
-          f'`group_size`={group_size} must divide the number of channels; '
-          f'received {channels} channels.')
-    return channels // group_size
-  if groups == -1:
-    return channels
-  if groups > channels:
-    raise ValueError(
-        f'`groups`={groups} cannot be more than the number of channels; '
-        f'received {channels} channels.')
-  if channels % groups:
-    raise ValueError(
-        f'The number of channels ({channels}) must be a multiple of '
-        f'`groups`; received groups={groups}.')
-  return groups
-
-
-def normalize_axis(axis: int, rank: Optional[int]) -> int:
-  """Returns `axis` as a positive index into a tensor of `rank`, or raises."""
-  if rank is None:
-    raise ValueError('Group normalization needs inputs of known rank; '
-                     'received an input of unknown rank.')
-  if not 2 <= rank <= 5:
-    raise ValueError('Group normalization needs inputs of rank 2 to 5 '
-                     f'(batch, ..., channels); received rank {rank}.')
-  if not isinstance(axis, int) or not -rank <= axis < rank:
-    raise ValueError(f'`axis` must be in [{-rank}, {rank}) for inputs of rank '
-                     f'{rank}; received axis={axis!r}.')
-  axis %= rank
-  if axis == 0:
-    raise ValueError('`axis` is the channel axis and cannot be 0, the batch '
-                     f'axis; received axis=0 for inputs of rank {rank}.')
-  return axis
 
 
 def _dims(x: tf.Tensor) -> List[Dim]:
@@ -204,16 +134,10 @@ def group_norm(x: tf.Tensor,
 def _mask_weights(mask, x, axis, dtype):
   """The mask as weights of x's rank (1 on the channel axis if it had none)."""
   mask = tf.convert_to_tensor(mask)
-  expected = (f'`mask` must have the input\'s shape {x.shape} or that shape '
-              f'without the channel axis {axis}; received shape {mask.shape}')
-  rank = x.shape.rank
-  if mask.shape.rank == rank - 1:
+  if mask.shape.rank is None:
+    raise ValueError('`mask` must have a known rank.')
+  if check_mask_shape(mask.shape.as_list(), x.shape.as_list(), axis):
     mask = tf.expand_dims(mask, axis)
-  elif mask.shape.rank != rank:
-    raise ValueError(f'{expected}.')
-  for i, (m, d) in enumerate(zip(mask.shape, x.shape)):
-    if m is not None and d is not None and m not in (1, d):
-      raise ValueError(f'{expected} (dimension {i} differs).')
   return tf.cast(mask, dtype)
 
 

@@ -1,9 +1,21 @@
-"""GroupNormalization for tf_keras (Keras 2), the Keras Model Garden uses."""
+"""GroupNormalization for tf_keras (Keras 2), the Keras Model Garden uses.
 
-import tensorflow as tf
-import tf_keras as _tf_keras
+It needs TensorFlow, whatever KERAS_BACKEND says (tf_keras ignores it).
+Importing this module also registers tensorflow-addons' layer name with
+tf_keras (see `gn_keras.compat`).
+"""
+
+try:
+  import tensorflow as tf
+  import tf_keras as _tf_keras
+except ImportError as e:  # Say what is missing, not where it was looked up.
+  raise ImportError(
+      'gn_keras.tf_keras needs TensorFlow and tf_keras (pip install '
+      f'tensorflow tf-keras); importing them failed: {e}') from e
 
 from gn_keras import _layer
+from gn_keras import compat
+from gn_keras import ops
 
 
 @_tf_keras.saving.register_keras_serializable(package='gn_keras')
@@ -12,6 +24,8 @@ class GroupNormalization(  # noqa: D101 (the docstring is _layer.DOC)
   __doc__ = _layer.DOC
 
   _keras = _tf_keras
+  _kernel = staticmethod(ops.group_norm)
+  _cast = staticmethod(tf.cast)
   # As tf_keras' BatchNormalization does: gamma/beta stay float32 variables
   # under mixed precision instead of being read as float16/bfloat16.
   _float32_weight_kwargs = {'experimental_autocast': False}
@@ -32,3 +46,6 @@ class GroupNormalization(  # noqa: D101 (the docstring is _layer.DOC)
     # add_weight tracks the variable as `gn_gamma`; tracking the attribute
     # too would add BatchNorm's key, `gamma`, beside it.
     setattr(self, name, weight)
+
+
+_tf_keras.saving.get_custom_objects()[compat.TFA_NAME] = GroupNormalization

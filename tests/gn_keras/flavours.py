@@ -2,11 +2,13 @@
 
 A flavour is a Keras and its gn_keras GroupNormalization. Each is made only
 when a test asks for it, so the shared checks collect without importing any
-backend; a further flavour (say, the Keras 3 layer on another backend) is one
-more entry in `FLAVOURS`.
+backend. The Keras 3 backend is fixed when Keras is first imported, so the
+JAX backend's flavour is the only one of a pytest process run with
+KERAS_BACKEND=jax (tests/gn_keras/test_jax_backend.py starts one).
 """
 
 import dataclasses
+import os
 from typing import Any, Callable, Dict
 
 
@@ -21,7 +23,7 @@ class Flavour:
 
 
 def keras3() -> Flavour:
-  """The Keras 3 layer (TensorFlow backend)."""
+  """The Keras 3 layer (on this process's backend: TensorFlow or JAX)."""
   import keras  # noqa: PLC0415 (on demand: see the module docstring)
 
   import gn_keras  # noqa: PLC0415
@@ -41,7 +43,7 @@ def tf_keras() -> Flavour:
                  weight_prefix='gn_')
 
 
-FLAVOURS: Dict[str, Callable[[], Flavour]] = {
-    'keras3': keras3,
-    'tf_keras': tf_keras,
-}
+if os.environ.get('KERAS_BACKEND') == 'jax':
+  FLAVOURS: Dict[str, Callable[[], Flavour]] = {'keras3_jax': keras3}
+else:
+  FLAVOURS = {'keras3': keras3, 'tf_keras': tf_keras}

@@ -20,3 +20,26 @@ def reference(x, groups, gamma=None, beta=None, axis=-1, epsilon=1e-5):
   if beta is not None:
     y = y + np.asarray(beta, np.float64)
   return np.moveaxis(y, -1, axis)
+
+
+def masked_reference(x, groups, weights, gamma=None, beta=None, axis=-1,
+                      epsilon=1e-5):
+  """Float64 NumPy group norm with frequency-weighted statistics."""
+  x = np.moveaxis(np.asarray(x, np.float64), axis, -1)
+  w = np.moveaxis(np.broadcast_to(np.asarray(weights, np.float64),
+                                  np.moveaxis(x, -1, axis).shape), axis, -1)
+  n, channels = x.shape[0], x.shape[-1]
+  grouped = x.reshape(n, -1, groups, channels // groups)
+  wg = w.reshape(grouped.shape)
+  kept = np.where(wg > 0, grouped, 0.0)
+  total = wg.sum(axis=(1, 3), keepdims=True)
+  mean = np.divide((wg * kept).sum(axis=(1, 3), keepdims=True), total,
+                   out=np.zeros_like(total), where=total > 0)
+  var = np.divide((wg * (kept - mean)**2).sum(axis=(1, 3), keepdims=True),
+                  total, out=np.zeros_like(total), where=total > 0)
+  y = ((grouped - mean) / np.sqrt(var + epsilon)).reshape(x.shape)
+  if gamma is not None:
+    y = y * gamma
+  if beta is not None:
+    y = y + beta
+  return np.moveaxis(y, -1, axis)

@@ -2,7 +2,9 @@
 
 Each test takes the `flavour` fixture (conftest.py), which runs it once per
 entry of `flavours.FLAVOURS`, so all layers are held to one spec. The module
-imports no backend: the checks that need TensorFlow itself import it inside.
+imports no backend: the checks that need TensorFlow itself import it inside
+and are marked `tensorflow`; the JAX backend's run deselects them and checks
+the same there in tests/gn_keras/jax/test_jax_layer.py.
 """
 
 import numpy as np
@@ -112,6 +114,7 @@ def test_constraints_are_applied_after_updates(flavour):
   assert np.all(layer.get_weights()[0] >= 0)
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize('policy,compute', [('mixed_float16', 'float16'),
                                             ('mixed_bfloat16', 'bfloat16')])
 def test_mixed_precision_keeps_float32_weights_and_stats(flavour, policy,
@@ -159,6 +162,7 @@ def test_save_and_load_round_trips(flavour, tmp_path):
                                atol=1e-6, err_msg=suffix)
 
 
+@pytest.mark.tensorflow
 def test_tf_saved_model_serves_identical_outputs(flavour, tmp_path):
   import tensorflow as tf  # noqa: PLC0415 (see the module docstring)
   model = _model(flavour, flavour.layer(groups=2, activation='relu'))
@@ -173,6 +177,7 @@ def test_tf_saved_model_serves_identical_outputs(flavour, tmp_path):
   np.testing.assert_allclose(list(outputs.values())[0], expected, atol=1e-6)
 
 
+@pytest.mark.tensorflow
 def test_layer_builds_inside_xla_function(flavour):
   import tensorflow as tf  # noqa: PLC0415 (see the module docstring)
   layer = flavour.layer(groups=2)
@@ -229,6 +234,7 @@ def test_docstring_example_runs(flavour):
 
 
 
+@pytest.mark.tensorflow
 def test_second_order_gradients_match_a_float64_reference(flavour):
   import tensorflow as tf  # noqa: PLC0415 (see the module docstring)
   layer = flavour.layer(groups=4, gamma_initializer='random_uniform',

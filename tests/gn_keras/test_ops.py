@@ -10,6 +10,7 @@ import tf_keras
 
 from gn_keras import ops
 from gn_keras.ops import group_norm
+from tests.gn_keras.reference import masked_reference
 from tests.gn_keras.reference import reference
 
 RNG = np.random.default_rng(0)
@@ -402,29 +403,6 @@ def test_resolve_groups():
 # Masks: statistics over the kept positions only.
 
 
-def _masked_reference(x, groups, weights, gamma=None, beta=None, axis=-1,
-                      epsilon=1e-5):
-  """Float64 NumPy group norm with frequency-weighted statistics."""
-  x = np.moveaxis(np.asarray(x, np.float64), axis, -1)
-  w = np.moveaxis(np.broadcast_to(np.asarray(weights, np.float64),
-                                  np.moveaxis(x, -1, axis).shape), axis, -1)
-  n, channels = x.shape[0], x.shape[-1]
-  grouped = x.reshape(n, -1, groups, channels // groups)
-  wg = w.reshape(grouped.shape)
-  kept = np.where(wg > 0, grouped, 0.0)
-  total = wg.sum(axis=(1, 3), keepdims=True)
-  mean = np.divide((wg * kept).sum(axis=(1, 3), keepdims=True), total,
-                   out=np.zeros_like(total), where=total > 0)
-  var = np.divide((wg * (kept - mean)**2).sum(axis=(1, 3), keepdims=True),
-                  total, out=np.zeros_like(total), where=total > 0)
-  y = ((grouped - mean) / np.sqrt(var + epsilon)).reshape(x.shape)
-  if gamma is not None:
-    y = y * gamma
-  if beta is not None:
-    y = y + beta
-  return np.moveaxis(y, -1, axis)
-
-
 @pytest.mark.parametrize('shape,axis,channelless', [
     ((2, 7, 8), -1, True), ((2, 7, 8), -1, False), ((2, 8, 7), 1, True),
     ((2, 3, 4, 8), -1, True), ((2, 8, 3, 4), 1, False)])
@@ -439,7 +417,7 @@ def test_mask_matches_a_weighted_reference(shape, axis, channelless, kind):
           rng.integers(0, 3, mask_shape).astype(np.float32))
   weights = (np.expand_dims(mask, axis) if channelless else mask)
   gamma, beta = _random([8]), _random([8])
-  expected = _masked_reference(x, 4, weights.astype(np.float64), axis=axis)
+  expected = masked_reference(x, 4, weights.astype(np.float64), axis=axis)
   y = group_norm(x, 4, gamma, beta, axis=axis, mask=mask)
   affine_shape = [1] * len(shape)
   affine_shape[axis] = 8

@@ -1,0 +1,136 @@
+r"""Times the Keras 3 layer on the JAX backend against Keras' own GN and BN.
+
+Forward+backward (gradients for x, gamma and beta), `jax.jit`-compiled, of:
+
+  gn_keras   gn_keras.GroupNormalization (over gn_keras.jax_ops)
+  keras_gn   keras.layers.GroupNormalization
+  keras_bn   keras.layers.BatchNormalization, training mode: the speed to reach
+
+each called through `stateless_call`, at ResNet-50's GN shapes. Within each
+repeat the implementations run round-robin, so drifting load hits them alike;
+the table and JSON report the minimum over repeats (stable on a shared
+machine, where medians swing), medians beside it, and ratios of minima from
+this run. Needs no TensorFlow: it runs on a GPU machine that has only JAX.
+
+  KERAS_BACKEND=jax python benchmarks/jax_benchmark.py --batch_sizes=2,8 \
+      --dtypes=float32,bfloat16 --output=benchmarks/results/jax_cpu.json
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+os.environ['KERAS_BACKEND'] = 'jax'
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import keras  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+import gn_keras  # noqa: E402
+
+RESNET50_GN_SHAPES = ('112x112x64', '56x56x256', '28x28x512', '14x14x1024',
+                      '7x7x2048')
+IMPLS = ('gn_keras', 'keras_gn', 'keras_bn')
+
+
+def make_layer(impl, dtype):
+  """A fresh layer of implementation `impl` under `dtype`'s policy."""
+  policy = 'mixed_bfloat16' if dtype == 'bfloat16' else 'float32'
+  if impl == 'gn_keras':
+    return gn_keras.GroupNormalization(groups=32, dtype=policy)
+  if impl == 'keras_gn':
+    return keras.layers.GroupNormalization(groups=32, dtype=policy)
+  if impl == 'keras_bn':
+    return keras.layers.BatchNormalization(dtype=policy)
+  raise ValueError(f'Unknown implementation {impl!r}; known: {IMPLS}.')
+
+
+def make_step(layer, x):
+  """A jitted forward+backward of `layer` at x: grads for x and weights.
+
+  Only BN takes `training` (GN layers compute the same thing either way).
+  """
+  layer.build(x.shape)
+  trainable = [v.value for v in layer.trainable_variables]
+  non_trainable = [v.value for v in layer.non_trainable_variables]
+  kwargs = ({'training': True}
+            if isinstance(layer, keras.layers.BatchNormalization) else {})
+
+  def loss(trainable, x):
+    y, _ = layer.stateless_call(trainable, non_trainable, x, **kwargs)
+    # A fixed random-like cotangent: sin keeps the gradient dense.
+    return jnp.sum(jnp.sin(y.astype(jnp.float32)))
+
+  step = jax.jit(jax.grad(loss, argnums=(0, 1)))
+  return lambda: jax.block_until_ready(step(trainable, x))
+
+
+def time_case(shape, batch, dtype, repeats, warmup):
+  """Minimum and median ms of each implementation, interleaved."""
+  key = jax.random.PRNGKey(0)
+  x = jax.random.normal(key, (batch, *shape), jnp.float32) * 2.0 + 1.0
+  x = x.astype(dtype)
+  steps = {impl: make_step(make_layer(impl, dtype), x) for impl in IMPLS}
+  for step in steps.values():
+    for _ in range(warmup):
+      step()
+  times = {impl: [] for impl in IMPLS}
+  for _ in range(repeats):
+    for impl, step in steps.items():
+      start = time.perf_counter()
+      step()
+      times[impl].append((time.perf_counter() - start) * 1e3)
+  return {impl: {'min_ms': min(t), 'median_ms': statistics.median(t)}
+          for impl, t in times.items()}
+
+
+def main(argv=None):
+  """Runs the cases the flags ask for; prints the table, writes the JSON."""
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--shapes', default=','.join(RESNET50_GN_SHAPES),
+                      help='HxWxC per case, comma-separated.')
+  parser.add_argument('--batch_sizes', default='2,8')
+  parser.add_argument('--dtypes', default='float32,bfloat16')
+  parser.add_argument('--repeats', type=int, default=41)
+  parser.add_argument('--warmup', type=int, default=3)
+  parser.add_argument('--output', default=None, help='JSON file to write.')
+  args = parser.parse_args(argv)
+  device = jax.devices()[0]
+  print(f'JAX {jax.__version__} on {device.platform}: {device.device_kind}; '
+        f'Keras {keras.__version__}; {args.repeats} interleaved repeats, '
+        'forward+backward, jit; ms are minima (medians in the JSON).')
+  print(f'{"case":<28}' + ''.join(f'{impl:>11}' for impl in IMPLS) +
+        f'{"gn/bn":>8}{"gn/keras_gn":>13}')
+  rows = []
+  for dtype in args.dtypes.split(','):
+    for batch in (int(b) for b in args.batch_sizes.split(',')):
+      for spec in args.shapes.split(','):
+        shape = tuple(int(d) for d in spec.split('x'))
+        result = time_case(shape, batch, dtype, args.repeats, args.warmup)
+        best = {impl: r['min_ms'] for impl, r in result.items()}
+        row = {'shape': f'{batch}x{spec}', 'dtype': dtype, 'times': result,
+               'gn_keras_over_keras_bn': best['gn_keras'] / best['keras_bn'],
+               'gn_keras_over_keras_gn': best['gn_keras'] / best['keras_gn']}
+        rows.append(row)
+        print(f'{row["shape"] + " " + dtype:<28}' +
+              ''.join(f'{best[impl]:>11.3f}' for impl in IMPLS) +
+              f'{row["gn_keras_over_keras_bn"]:>8.2f}'
+              f'{row["gn_keras_over_keras_gn"]:>13.2f}', flush=True)
+  if args.output:
+    with open(args.output, 'w') as f:
+      json.dump({'device': f'{device.platform}: {device.device_kind}',
+                 'host': platform.node(), 'jax': jax.__version__,
+                 'keras': keras.__version__, 'repeats': args.repeats,
+                 'statistic': 'min over interleaved repeats', 'rows': rows},
+                f, indent=1)
+    print(f'Wrote {args.output}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
