@@ -15,8 +15,9 @@ why each step is as it is), written for JAX; the argument checks are shared
   rules themselves, statistics included, so it is exact. Forward mode
   (`jax.jvp`, `jax.jacfwd`, `jax.hessian`) is not defined for a custom VJP;
   JAX raises a TypeError that says so.
-* Sums are plain reductions: no ``ones @ x`` products, which JAX runs in TF32
-  on GPUs by default.
+* Sums are plain reductions, channels-last ones over ``[N, S, C]`` (see
+  `_channel_sums`): no ``ones @ x`` products, which JAX runs in TF32 on GPUs
+  by default.
 
 Importing this module imports no TensorFlow.
 """
@@ -137,6 +138,28 @@ def _sum(t, axes):
   return jnp.sum(t, axes, keepdims=True)
 
 
+def _channel_sums(t, layout):
+  """Sums a grouped-view array over the spatial axes: [N, 1.., G, C/G, 1..].
+
+  Channels-last, the sum runs over `[N, S, C]` with the channels whole and
+  minor, the reduction batch norm makes: XLA:CPU runs it up to 1.3x faster
+  than one over `[N, S, G, C/G]`, whose minor axis may be 2 wide.
+  """
+  if not layout.spatial_axes:
+    return t
+  if layout.channel_axis == len(layout.grouped_shape) - 1:
+    n, groups, per_group = t.shape[0], *t.shape[-2:]
+    sums = jnp.sum(jnp.reshape(t, (n, -1, groups * per_group)), 1)
+    return jnp.reshape(sums, (n,) + (1,) * len(layout.spatial_axes) +
+                       (groups, per_group))
+  return _sum(t, layout.spatial_axes)
+
+
+def _group_sums(t, layout):
+  """Sums over each (sample, group): per channel first, then the group's."""
+  return _sum(_channel_sums(t, layout), (layout.channel_axis,))
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
 def _group_norm(x, gamma, beta, layout):
   return _forward(x, gamma, beta, layout)[0]
@@ -148,10 +171,10 @@ def _forward(x, gamma, beta, layout):
   # Shifted two-pass variance with the mean as mean_hi + mean_lo, as in
   # gn_keras.ops: x - mean_hi is exact and small, so the second pass gets an
   # accurate correction and a variance free of E[x^2] - E[x]^2 cancellation.
-  mean_hi = _sum(xf, layout.stat_axes) / n
+  mean_hi = _group_sums(xf, layout) / n
   centred = xf - mean_hi
-  mean_lo = _sum(centred, layout.stat_axes) / n
-  var = jnp.maximum(_sum(jnp.square(centred), layout.stat_axes) / n -
+  mean_lo = _group_sums(centred, layout) / n
+  var = jnp.maximum(_group_sums(jnp.square(centred), layout) / n -
                     jnp.square(mean_lo), 0.0)
   rstd = jax.lax.rsqrt(var + layout.epsilon)
   scale = jnp.reshape(gamma, layout.param_shape) * rstd
@@ -177,8 +200,8 @@ def _group_norm_bwd(layout, residuals, dy):
   dyf = _grouped(dy, layout, stat_dtype)
   centred = _grouped(x, layout, stat_dtype) - mean_hi
   gamma_g = jnp.reshape(gamma, layout.param_shape)
-  sum_dy = _sum(dyf, layout.spatial_axes)
-  sum_dy_xc = _sum(dyf * centred, layout.spatial_axes) - mean_lo * sum_dy
+  sum_dy = _channel_sums(dyf, layout)
+  sum_dy_xc = _channel_sums(dyf * centred, layout) - mean_lo * sum_dy
   n = layout.group_size
   mean_g = _sum(sum_dy * gamma_g, (layout.channel_axis,)) / n
   mean_g_xhat = _sum(sum_dy_xc * gamma_g, (layout.channel_axis,)) * rstd / n
