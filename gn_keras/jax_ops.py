@@ -142,8 +142,9 @@ def _channel_sums(t, layout):
   """Sums a grouped-view array over the spatial axes: [N, 1.., G, C/G, 1..].
 
   Channels-last, the sum runs over `[N, S, C]` with the channels whole and
-  minor, the reduction batch norm makes: XLA:CPU runs it up to 1.3x faster
-  than one over `[N, S, G, C/G]`, whose minor axis may be 2 wide.
+  minor, the reduction batch norm makes: on XLA:CPU the layer's step at
+  2x112x112x64 (C/G = 2) is 1.25x faster than with sums over the minor-2
+  `[N, S, G, C/G]`.
   """
   if not layout.spatial_axes:
     return t
