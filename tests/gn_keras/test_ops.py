@@ -333,6 +333,43 @@ def test_unknown_batch_and_spatial_dims_and_static_shapes():
       tf.TensorSpec([None, 5, 6, 16], tf.float32))
 
 
+def _xla_functions(graph_def):
+  """Names of the library functions XLA must compile (jit_compile=True)."""
+  return {f.signature.name for f in graph_def.library.function
+          if f.attr['_XlaMustCompile'].b}
+
+
+def test_graph_mode_compiles_the_maths_unless_switched_off(monkeypatch):
+  spec = tf.TensorSpec([None, 6, 6, 16], tf.float32)
+  param = tf.TensorSpec([16], tf.float32)
+  x = tf.constant(_random([3, 6, 6, 16], loc=2.0))
+  gamma, beta = tf.constant(_random([16])), tf.constant(_random([16]))
+  results = {}
+  for switch in ('1', '0'):
+    monkeypatch.setenv('GN_KERAS_JIT', switch)
+    step = tf.function(_forward_backward)
+    graph = step.get_concrete_function(spec, param, param).graph
+    compiled = _xla_functions(graph.as_graph_def())
+    # The forward and the backward maths, each compiled by itself.
+    assert len(compiled) == (2 if switch == '1' else 0), compiled
+    results[switch] = step(x, gamma, beta)
+  for name, a, b in zip(('y', 'dx', 'dgamma', 'dbeta'), results['1'],
+                        results['0']):
+    np.testing.assert_allclose(a, b, atol=2e-5, rtol=1e-5, err_msg=name)
+
+
+def test_compiled_maths_trace_once_per_configuration():
+  forward = ops._compiled(  # pylint: disable=protected-access
+      ops._forward_maths, 3, 4, 1e-5, (5, 3, 8))  # pylint: disable=protected-access
+  before = forward.experimental_get_tracing_count()
+  for batch in (1, 2, 3, 4, 5):
+    x = _random([batch, 5, 3, 8], loc=1.0)
+    np.testing.assert_allclose(group_norm(x, 4), reference(x, 4), atol=2e-5)
+  # The second batch size generalizes the batch dimension; XLA compiles per
+  # concrete shape underneath.
+  assert forward.experimental_get_tracing_count() - before == 2
+
+
 def test_runs_in_mirrored_strategy_replicas():
   strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
   assert strategy.num_replicas_in_sync == 2
@@ -552,13 +589,22 @@ def test_bad_mask_shape_raises():
     group_norm(_random((2, 5, 8)), 2, mask=np.ones((2,), bool))
 
 
-def _saved_ops(path):
-  """The op types of every function in a SavedModel's graph."""
+def _saved_graph_def(path):
+  """A SavedModel's GraphDef, functions included."""
   from tensorflow.core.protobuf import saved_model_pb2  # noqa: PLC0415
   proto = saved_model_pb2.SavedModel()
   with open(os.path.join(path, 'saved_model.pb'), 'rb') as f:
     proto.ParseFromString(f.read())
-  graph = proto.meta_graphs[0].graph_def
+  return proto.meta_graphs[0].graph_def
+
+
+def _saved_ops(path):
+  """The op types of every function in a SavedModel's graph."""
+  return _graph_ops(_saved_graph_def(path))
+
+
+def _graph_ops(graph):
+  """The op types of a GraphDef's nodes and of its library's functions."""
   return ({node.op for node in graph.node} |
           {node.op for function in graph.library.function
            for node in function.node_def})
@@ -572,11 +618,13 @@ def test_saved_graphs_do_not_bake_in_the_cpu_only_matmul_sums(tmp_path):
   if ops._cpu_only():  # pylint: disable=protected-access
     # Training on this host uses them (they are exact on a CPU)...
     traced = module.f.get_concrete_function().graph.as_graph_def()
-    assert 'BatchMatMulV2' in {node.op for node in traced.node}
+    assert 'BatchMatMulV2' in _graph_ops(traced)
   # ... but a saved graph may run on a GPU, where float32 matmuls are TF32.
   path = str(tmp_path / 'saved')
   tf.saved_model.save(module, path)
   assert not {'BatchMatMulV2', 'BatchMatMul', 'MatMul'} & _saved_ops(path)
+  # Nor the op's own XLA compilation: plain ops run (and convert) anywhere.
+  assert not _xla_functions(_saved_graph_def(path))
   np.testing.assert_allclose(tf.saved_model.load(path).f(x),
                              reference(x, 4), atol=3e-5)
 
@@ -586,4 +634,4 @@ def test_functions_traced_for_export_keep_plain_sums():
   spec = tf.TensorSpec([None, 8, 8, 16])
   with ops.for_export():
     exported = f.get_concrete_function(spec).graph.as_graph_def()
-  assert 'BatchMatMulV2' not in {node.op for node in exported.node}
+  assert 'BatchMatMulV2' not in _graph_ops(exported)
