@@ -13,14 +13,15 @@ class FPNGN(hyperparams.Config):
 
   Attributes:
     num_filters: Channels of every level.
-    norm: A name of `modeling.norms.NORM_NAMES`.
+    norm: A name of `modeling.norms.NORM_NAMES`, or null for no norm (a
+      plain FPN whose convolutions have biases: the BN* baselines' FPN).
     groups: Groups of 'group_norm'; null to use `group_size`.
     group_size: Channels per group of 'group_norm' (exactly one of the two).
 
   Epsilon and momentum come from the model's `norm_activation`.
   """
   num_filters: int = 256
-  norm: str = 'group_norm'
+  norm: Optional[str] = 'group_norm'
   groups: Optional[int] = 32
   group_size: Optional[int] = None
 

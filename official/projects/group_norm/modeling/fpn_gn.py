@@ -3,8 +3,10 @@
 Model Garden's FPN puts one BatchNormalization on each output level only.
 The paper's Mask R-CNN (and Detectron's FPN with GN) normalizes inside the
 pyramid: lateral 1x1 conv -> norm, top-down sum, output 3x3 conv -> norm,
-convolutions without bias. Levels above the backbone's last one are max-pooled
-with stride 2 from the level below, as in Mask R-CNN's P6.
+convolutions without bias. With `norm=None` it is the plain FPN of Lin et al.
+and of Detectron's BN* baselines: the same convolutions with biases and no
+norm. Levels above the backbone's last one are max-pooled with stride 2 from
+the level below, as in Mask R-CNN's P6.
 """
 
 from typing import Mapping, Optional
@@ -29,7 +31,8 @@ class FPNGN(feature_model.FeatureModel):
     min_level: Lowest output level. Defaults to 2 (Mask R-CNN's P2).
     max_level: Highest output level. Defaults to 6 (P6).
     num_filters: Channels of every level. Defaults to 256.
-    norm: A norm-factory name or callable. Defaults to 'group_norm'.
+    norm: A norm-factory name or callable, or None for no norm (convolutions
+      with biases instead). Defaults to 'group_norm'.
     groups: Groups of 'group_norm'. Defaults to 32. None to use
       `group_size`.
     group_size: Channels per group of 'group_norm', the alternative to
@@ -69,14 +72,16 @@ class FPNGN(feature_model.FeatureModel):
         kernel_initializer=kernel_initializer,
         kernel_regularizer=kernel_regularizer)
     make_norm = norms.get_norm(norm, groups=groups, group_size=group_size)
-    if make_norm is None:
-      raise ValueError('FPNGN needs a norm; received norm=None.')
 
     def conv_norm(x, kernel_size, name):
+      # A norm's beta makes a bias redundant; without a norm, the bias stays.
       x = layers.Conv2D(num_filters, kernel_size, padding='same',
-                        use_bias=False, kernel_initializer=kernel_initializer,
+                        use_bias=make_norm is None,
+                        kernel_initializer=kernel_initializer,
                         kernel_regularizer=kernel_regularizer,
                         name=f'{name}_conv')(x)
+      if make_norm is None:
+        return x
       return make_norm(axis=-1, momentum=norm_momentum, epsilon=norm_epsilon,
                        name=f'{name}_norm')(x)
 

@@ -2,13 +2,16 @@
 
 import re
 
+import numpy as np
 import pytest
+import tensorflow as tf
 import tf_keras
 
 from gn_keras.tf_keras import GroupNormalization
 from official.projects.group_norm import registry_imports  # noqa: F401 (registers the experiments)
 from official.projects.group_norm.configs import common
 from official.projects.group_norm.modeling import norms
+from official.projects.group_norm.modeling import resnet_gn
 from official.vision.configs import common as mg_common
 
 BN_KWARGS = dict(axis=-1, momentum=0.9, epsilon=1e-3, trainable=True,
@@ -135,3 +138,63 @@ def test_expected_part_norms_reads_whatever_one_of_is_active():
   assert norms.expected_part_norms(model) == {'backbone': 'group_norm'}
   model.backbone.type = 'resnet'  # Model Garden's own: BN.
   assert norms.expected_part_norms(model) == {'backbone': 'batch_norm'}
+
+
+def test_frozen_batch_norm_stays_frozen_while_the_model_trains():
+  backbone = resnet_gn.ResNetGN(
+      18, input_specs=tf_keras.layers.InputSpec(shape=[None, 32, 32, 3]),
+      depth_multiplier=0.25, norm='frozen_batch_norm')
+  bns = [m for m in backbone.submodules
+         if isinstance(m, tf_keras.layers.BatchNormalization)]
+  rng = np.random.default_rng(0)
+  for bn in bns:  # "Pretrained" statistics and affine, not the defaults.
+    for weight in bn.weights:
+      weight.assign(rng.uniform(0.5, 1.5, weight.shape).astype('float32'))
+  frozen = [w.numpy().copy() for bn in bns for w in bn.weights]
+  head = tf_keras.layers.Dense(3)
+  optimizer = tf_keras.optimizers.SGD(0.1)
+  images = tf.random.normal([4, 32, 32, 3])
+  labels = tf.constant([0, 1, 2, 0])
+  for _ in range(2):
+    with tf.GradientTape() as tape:
+      logits = head(tf.reduce_mean(backbone(images, training=True)['5'],
+                                   [1, 2]))
+      loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+          labels, logits))
+    variables = backbone.trainable_variables + head.trainable_variables
+    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+  assert not any(bn.trainable_weights for bn in bns)
+  for before, after in zip(frozen, (w.numpy() for bn in bns
+                                    for w in bn.weights)):
+    np.testing.assert_array_equal(before, after)
+  # A training-mode call normalizes with the moving statistics.
+  bn = bns[0]
+  x = tf.random.normal([2, 4, 4, bn.gamma.shape[0]])
+  gamma, beta, mean, var = (w.numpy() for w in bn.weights)
+  np.testing.assert_allclose(
+      bn(x, training=True),
+      (x - mean) / np.sqrt(var + bn.epsilon) * gamma + beta, atol=1e-5)
+
+
+def test_sync_batch_norm_takes_statistics_over_all_replicas():
+  strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+  x = np.random.default_rng(1).normal(
+      np.arange(4)[:, None, None, None], 1.0, (4, 3, 3, 8)).astype('float32')
+  with strategy.scope():
+    synced = norms.get_norm('sync_batch_norm')(momentum=0.5, epsilon=1e-3)
+    synced.build((None, 3, 3, 8))
+  # Each replica sees 2 of the 4 samples, whose means differ by design.
+  dataset = tf.data.Dataset.from_tensor_slices(x).batch(4)
+  batch = next(iter(strategy.experimental_distribute_dataset(dataset)))
+  outputs = strategy.run(tf.function(lambda b: synced(b, training=True)),
+                         args=(batch,))
+  got = np.concatenate(strategy.experimental_local_results(outputs))
+  # Unfused, as synchronized BN is: fused BN's moving variance has Bessel's
+  # correction, which the synchronized one does not apply.
+  alone = norms.get_norm('batch_norm')(momentum=0.5, epsilon=1e-3,
+                                       fused=False)
+  np.testing.assert_allclose(got, alone(x, training=True), atol=1e-5)
+  np.testing.assert_allclose(synced.moving_mean.numpy(),
+                             alone.moving_mean.numpy(), atol=1e-6)
+  np.testing.assert_allclose(synced.moving_variance.numpy(),
+                             alone.moving_variance.numpy(), atol=1e-5)
