@@ -21,6 +21,8 @@ class ResNetGN(hyperparams.Config):
     zero_init_last_gamma: Start the last norm of each block at gamma = 0.
     norm_weight_decay: Apply the L2 weight decay to the norms' gamma and beta
       too (the paper's ImageNet recipe does; Mask R-CNN fine-tuning does not).
+    weight_standardization: Weight-standardized convolutions (GN+WS, Qiao et
+      al. 2019, as BiT uses), stored as `ws_kernel`.
 
   Epsilon, momentum and activation come from the model's `norm_activation`
   (the one source for every part); its `use_sync_bn` is refused: use
@@ -33,6 +35,7 @@ class ResNetGN(hyperparams.Config):
   group_size: Optional[int] = None
   zero_init_last_gamma: bool = True
   norm_weight_decay: bool = True
+  weight_standardization: bool = False
 
 
 @dataclasses.dataclass

@@ -82,6 +82,13 @@ NORMS: Dict[str, NormKind] = {
     # BN whose gamma/beta and statistics never train (detectron's FrozenBN).
     'frozen_batch_norm': NormKind(
         _batch_norm(synchronized=False, trainable=False), _BN),
+    # Batch Renormalization (Ioffe, 2017): training uses the moving
+    # statistics, corrected within r in [1/1.5, 1.5] and d in [-0.5, 0.5].
+    # tf_keras takes constant clipping only (the paper ramps r_max to 3 and
+    # d_max to 5 over training).
+    'batch_renorm': NormKind(
+        _batch_norm(synchronized=False, renorm=True, renorm_clipping={
+            'rmax': 1.5, 'rmin': 1 / 1.5, 'dmax': 0.5}), _BN),
     'group_norm': NormKind(_group_norm(), _GN),
     # GN's two limits: one group is layer norm, one channel per group is
     # instance norm. Their group count is fixed; `groups` is ignored.
@@ -109,7 +116,8 @@ def get_norm(norm: NormSpec,
 
   Args:
     norm: One of `NORM_NAMES` ('batch_norm', 'sync_batch_norm',
-      'frozen_batch_norm', 'group_norm', 'layer_norm', 'instance_norm'); a
+      'frozen_batch_norm', 'batch_renorm', 'group_norm', 'layer_norm',
+      'instance_norm'); a
       callable, returned as it is; or None or '' for no norm.
     groups: Number of groups of 'group_norm' (-1: one channel per group).
       Defaults to 32. Set to None to use `group_size`.

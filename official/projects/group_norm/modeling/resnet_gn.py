@@ -17,6 +17,7 @@ import tf_keras
 
 from official.projects.group_norm.modeling import feature_model
 from official.projects.group_norm.modeling import norms
+from official.projects.group_norm.modeling import ws_conv
 from official.vision.modeling.backbones import factory
 from official.vision.modeling.backbones import resnet as mg_resnet
 
@@ -47,6 +48,9 @@ class ResNetGN(feature_model.FeatureModel):
     kernel_regularizer: Optional regularizer of the convolutions.
     norm_regularizer: Optional regularizer of the norms' gamma and beta (the
       paper's ImageNet recipe decays them too).
+    weight_standardization: Weight-standardized convolutions
+      (`ws_conv.WSConv2D`, GN+WS as in BiT) instead of plain ones. Defaults
+      to False.
     **kwargs: `tf_keras.Model` arguments.
   """
 
@@ -65,6 +69,7 @@ class ResNetGN(feature_model.FeatureModel):
                kernel_initializer='VarianceScaling',
                kernel_regularizer=None,
                norm_regularizer=None,
+               weight_standardization: bool = False,
                **kwargs):
     if model_id not in mg_resnet.RESNET_SPECS:
       raise ValueError(f'Unknown ResNet depth model_id={model_id!r}; known: '
@@ -77,13 +82,19 @@ class ResNetGN(feature_model.FeatureModel):
         depth_multiplier=depth_multiplier, activation=activation,
         kernel_initializer=kernel_initializer,
         kernel_regularizer=kernel_regularizer,
-        norm_regularizer=norm_regularizer)
+        norm_regularizer=norm_regularizer,
+        weight_standardization=weight_standardization)
     make_norm = norms.get_norm(norm, groups=groups, group_size=group_size)
     if make_norm is None:
       raise ValueError('ResNetGN needs a norm; received norm=None.')
 
     def conv(x, filters, kernel_size, strides, name):
       # No bias: a norm follows every convolution.
+      if weight_standardization:
+        return ws_conv.WSConv2D(
+            filters, kernel_size, strides=strides, padding='same',
+            kernel_initializer=kernel_initializer,
+            kernel_regularizer=kernel_regularizer, name=name)(x)
       return layers.Conv2D(
           filters, kernel_size, strides=strides, padding='same',
           use_bias=False, kernel_initializer=kernel_initializer,
@@ -162,4 +173,5 @@ def build_resnet_gn(
       depth_multiplier=config.depth_multiplier,
       activation=norm_activation_config.activation,
       kernel_regularizer=l2_regularizer,
-      norm_regularizer=l2_regularizer if config.norm_weight_decay else None)
+      norm_regularizer=l2_regularizer if config.norm_weight_decay else None,
+      weight_standardization=config.weight_standardization)

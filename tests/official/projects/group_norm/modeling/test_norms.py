@@ -23,6 +23,7 @@ BN_KWARGS = dict(axis=-1, momentum=0.9, epsilon=1e-3, trainable=True,
     ('batch_norm', tf_keras.layers.BatchNormalization, None, True),
     ('sync_batch_norm', tf_keras.layers.BatchNormalization, None, True),
     ('frozen_batch_norm', tf_keras.layers.BatchNormalization, None, False),
+    ('batch_renorm', tf_keras.layers.BatchNormalization, None, True),
     ('group_norm', GroupNormalization, 8, True),
     ('layer_norm', GroupNormalization, 1, True),
     ('instance_norm', GroupNormalization, -1, True),
@@ -37,14 +38,15 @@ def test_every_name_takes_batch_norm_kwargs(name, cls, groups, trainable):
     assert layer.groups == groups
   else:
     assert layer.synchronized == (name == 'sync_batch_norm')
+    assert layer.renorm == (name == 'batch_renorm')
   layer.build((None, 4, 4, 16))
   assert float(tf_keras.backend.get_value(layer.gamma).sum()) == 0.0
 
 
 def test_names_are_the_table():
   assert norms.NORM_NAMES == tuple(norms.NORMS) == (
-      'batch_norm', 'sync_batch_norm', 'frozen_batch_norm', 'group_norm',
-      'layer_norm', 'instance_norm')
+      'batch_norm', 'sync_batch_norm', 'frozen_batch_norm', 'batch_renorm',
+      'group_norm', 'layer_norm', 'instance_norm')
 
 
 @pytest.mark.parametrize('no_norm', [None, ''])
@@ -86,7 +88,7 @@ def test_callable_is_returned_as_is():
 def test_unknown_name_lists_the_known_ones():
   with pytest.raises(ValueError, match=r"Unknown norm 'gruop_norm'; known "
                      r'norms: batch_norm, sync_batch_norm, frozen_batch_norm, '
-                     r'group_norm, layer_norm, instance_norm'):
+                     r'batch_renorm, group_norm, layer_norm, instance_norm'):
     norms.get_norm('gruop_norm')
 
 
@@ -198,3 +200,17 @@ def test_sync_batch_norm_takes_statistics_over_all_replicas():
                              alone.moving_mean.numpy(), atol=1e-6)
   np.testing.assert_allclose(synced.moving_variance.numpy(),
                              alone.moving_variance.numpy(), atol=1e-5)
+
+
+def test_batch_renorm_clips_its_correction_to_constants():
+  layer = norms.get_norm('batch_renorm')(momentum=0.9, epsilon=1e-3)
+  assert layer.renorm and not layer.fused
+  assert layer.renorm_clipping == {'rmax': 1.5, 'rmin': 1 / 1.5, 'dmax': 0.5}
+  x = np.random.default_rng(2).normal(3.0, 2.0, (4, 3, 3, 8)).astype(
+      'float32')
+  # Fresh moving statistics (mean 0, variance 1) are far from the batch's:
+  # r and d clip, so the output is not the batch-normalized one.
+  clipped = layer(x, training=True)
+  plain = norms.get_norm('batch_norm')(momentum=0.9, epsilon=1e-3)(
+      x, training=True)
+  assert np.abs(np.asarray(clipped) - np.asarray(plain)).max() > 0.1
