@@ -1,8 +1,9 @@
 """The group-normalization kernel for JAX: the Keras 3 layer's on that backend.
 
-The maths are the TensorFlow kernel's (`gn_keras.ops`, whose docstring says
-why each step is as it is), written for JAX; the argument checks are shared
-(`gn_keras._args`). In short:
+The maths are the TensorFlow kernel's, written once in `gn_keras._maths`
+(which says why each step is as it is); the argument checks are shared too
+(`gn_keras._args`). What is JAX's own: the layout, the custom VJP and the
+masked path. In short:
 
 * The channel axis is split in place into ``(groups, channels_per_group)``;
   nothing is transposed.
@@ -12,26 +13,42 @@ why each step is as it is), written for JAX; the argument checks are shared
 * The gradient is closed-form (`jax.custom_vjp`) and keeps only x and the
   per-(sample, group) statistics. Reverse over reverse (`jax.grad` of
   `jax.grad`, gradient penalties) differentiates the forward and backward
-  rules themselves, statistics included, so it is exact. Forward mode
-  (`jax.jvp`, `jax.jacfwd`, `jax.hessian`) is not defined for a custom VJP;
-  JAX raises a TypeError that says so.
+  rules themselves, statistics included, so it is exact; so does forward
+  over reverse (`jax.hessian`). Plain forward mode (`jax.jvp` or
+  `jax.jacfwd` of the op) is not defined for a custom VJP: JAX raises a
+  TypeError that says so.
 * Sums are plain reductions, channels-last ones over ``[N, S, C]`` (see
-  `_channel_sums`): no ``ones @ x`` products, which JAX runs in TF32 on GPUs
-  by default.
+  `_Layout.channel_sums`): no ``ones @ x`` products, which JAX runs in TF32
+  on GPUs by default.
 
 Importing this module imports no TensorFlow.
 """
 
 import functools
 import math
+import types
 from typing import Callable, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
 
+from gn_keras import _maths
 from gn_keras._args import check_mask_shape
 from gn_keras._args import normalize_axis
 from gn_keras._args import resolve_groups
+
+
+def _divide_no_nan(a, b):
+  """The quotient a / b, and 0 where b is 0 (tf.math.divide_no_nan)."""
+  nonzero = b != 0
+  return jnp.where(nonzero, a / jnp.where(nonzero, b, 1), 0)
+
+
+# The elementwise functions `_maths` takes from its kernel.
+_FN = types.SimpleNamespace(
+    square=jnp.square, maximum=jnp.maximum, rsqrt=jax.lax.rsqrt,
+    where=jnp.where, zeros_like=jnp.zeros_like, ones_like=jnp.ones_like,
+    divide_no_nan=_divide_no_nan)
 
 
 class _Layout(NamedTuple):
@@ -56,6 +73,31 @@ class _Layout(NamedTuple):
   @property
   def batch_axes(self):
     return (0,) + self.spatial_axes
+
+  def channel_sums(self, t):
+    """Sums a grouped-view array over the spatial axes: [N, 1.., G, C/G, 1..].
+
+    Channels-last, the sum runs over `[N, S, C]` with the channels whole and
+    minor, the reduction batch norm makes: on XLA:CPU the layer's step at
+    2x112x112x64 (C/G = 2) is 1.25x faster than with sums over the minor-2
+    `[N, S, G, C/G]`.
+    """
+    if not self.spatial_axes:
+      return t
+    if self.channel_axis == len(self.grouped_shape) - 1:
+      n, groups, per_group = t.shape[0], *t.shape[-2:]
+      sums = jnp.sum(jnp.reshape(t, (n, -1, groups * per_group)), 1)
+      return jnp.reshape(sums, (n,) + (1,) * len(self.spatial_axes) +
+                         (groups, per_group))
+    return _sum(t, self.spatial_axes)
+
+  def group_sums(self, per_channel):
+    """Sums per-(sample, channel) values over each group: [N, 1.., G, 1..]."""
+    return _sum(per_channel, (self.channel_axis,))
+
+  def stat_sums(self, t):
+    """Sums a grouped-view array over each (sample, group) at once."""
+    return _sum(t, self.stat_axes)
 
 
 def _layout(shape, axis, groups, epsilon) -> _Layout:
@@ -138,49 +180,18 @@ def _sum(t, axes):
   return jnp.sum(t, axes, keepdims=True)
 
 
-def _channel_sums(t, layout):
-  """Sums a grouped-view array over the spatial axes: [N, 1.., G, C/G, 1..].
-
-  Channels-last, the sum runs over `[N, S, C]` with the channels whole and
-  minor, the reduction batch norm makes: on XLA:CPU the layer's step at
-  2x112x112x64 (C/G = 2) is 1.25x faster than with sums over the minor-2
-  `[N, S, G, C/G]`.
-  """
-  if not layout.spatial_axes:
-    return t
-  if layout.channel_axis == len(layout.grouped_shape) - 1:
-    n, groups, per_group = t.shape[0], *t.shape[-2:]
-    sums = jnp.sum(jnp.reshape(t, (n, -1, groups * per_group)), 1)
-    return jnp.reshape(sums, (n,) + (1,) * len(layout.spatial_axes) +
-                       (groups, per_group))
-  return _sum(t, layout.spatial_axes)
-
-
-def _group_sums(t, layout):
-  """Sums over each (sample, group): per channel first, then the group's."""
-  return _sum(_channel_sums(t, layout), (layout.channel_axis,))
-
-
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
 def _group_norm(x, gamma, beta, layout):
   return _forward(x, gamma, beta, layout)[0]
 
 
 def _forward(x, gamma, beta, layout):
-  xf = _grouped(x, layout, gamma.dtype)
-  n = layout.group_size
-  # Shifted two-pass variance with the mean as mean_hi + mean_lo, as in
-  # gn_keras.ops: x - mean_hi is exact and small, so the second pass gets an
-  # accurate correction and a variance free of E[x^2] - E[x]^2 cancellation.
-  mean_hi = _group_sums(xf, layout) / n
-  centred = xf - mean_hi
-  mean_lo = _group_sums(centred, layout) / n
-  var = jnp.maximum(_group_sums(jnp.square(centred), layout) / n -
-                    jnp.square(mean_lo), 0.0)
-  rstd = jax.lax.rsqrt(var + layout.epsilon)
-  scale = jnp.reshape(gamma, layout.param_shape) * rstd
-  shift = jnp.reshape(beta, layout.param_shape) - mean_lo * scale
-  y = jnp.reshape((centred * scale + shift).astype(x.dtype), layout.shape)
+  y, mean_hi, mean_lo, rstd = _maths.forward(
+      _grouped(x, layout, gamma.dtype),
+      jnp.reshape(gamma, layout.param_shape),
+      jnp.reshape(beta, layout.param_shape), layout.group_size,
+      layout.epsilon, layout, _FN)
+  y = jnp.reshape(y.astype(x.dtype), layout.shape)
   return y, (x, gamma, mean_hi, mean_lo, rstd)
 
 
@@ -189,51 +200,20 @@ def _group_norm_fwd(x, gamma, beta, layout):
 
 
 def _group_norm_bwd(layout, residuals, dy):
-  """Closed form, as gn_keras.ops._backward: dx = dy * a + (x - mean) * b + c.
-
-  With xhat = (x - mean) * rstd and g = dy * gamma per (sample, group):
-  dx = rstd * (g - mean(g) - xhat * mean(g * xhat)); dgamma and dbeta are
-  sums of dy * xhat and dy over batch and spatial positions. Per-(sample,
-  channel) sums of dy and dy * (x - mean) serve all three.
-  """
+  """The closed form (`_maths.backward`) for x, gamma and beta."""
   x, gamma, mean_hi, mean_lo, rstd = residuals
   stat_dtype = rstd.dtype
-  dyf = _grouped(dy, layout, stat_dtype)
-  centred = _grouped(x, layout, stat_dtype) - mean_hi
-  gamma_g = jnp.reshape(gamma, layout.param_shape)
-  sum_dy = _channel_sums(dyf, layout)
-  sum_dy_xc = _channel_sums(dyf * centred, layout) - mean_lo * sum_dy
-  n = layout.group_size
-  mean_g = _sum(sum_dy * gamma_g, (layout.channel_axis,)) / n
-  mean_g_xhat = _sum(sum_dy_xc * gamma_g, (layout.channel_axis,)) * rstd / n
-  a = gamma_g * rstd
-  b = -rstd * rstd * mean_g_xhat
-  c = -rstd * mean_g - mean_lo * b
-  dx = jnp.reshape((dyf * a + (centred * b + c)).astype(x.dtype), layout.shape)
-  dgamma = jnp.reshape(jnp.sum(sum_dy_xc * rstd, layout.batch_axes), (-1,))
-  dbeta = jnp.reshape(jnp.sum(sum_dy, layout.batch_axes), (-1,))
+  dx, dgamma, dbeta = _maths.backward(
+      _grouped(dy, layout, stat_dtype), _grouped(x, layout, stat_dtype),
+      jnp.reshape(gamma, layout.param_shape), mean_hi, mean_lo, rstd,
+      layout.group_size, layout)
+  dx = jnp.reshape(dx.astype(x.dtype), layout.shape)
+  dgamma = jnp.reshape(jnp.sum(dgamma, layout.batch_axes), (-1,))
+  dbeta = jnp.reshape(jnp.sum(dbeta, layout.batch_axes), (-1,))
   return dx, dgamma, dbeta
 
 
 _group_norm.defvjp(_group_norm_fwd, _group_norm_bwd)
-
-
-def _masked_moments(xf, w, layout):
-  """Weighted mean and variance per (sample, group); NaN-safe.
-
-  Positions of weight 0 are selected away before any sum (as in
-  gn_keras.ops), so NaN or inf there reaches no statistic; an empty group
-  gets mean 0 and variance 0.
-  """
-  keep = w > 0
-  x_kept = jnp.where(keep, xf, 0.0)
-  w_full = jnp.broadcast_to(w, xf.shape)
-  total = _sum(w_full, layout.stat_axes)
-  safe_total = jnp.where(total > 0, total, 1.0)
-  mean = _sum(w_full * x_kept, layout.stat_axes) / safe_total
-  centred = jnp.where(keep, x_kept - mean, 0.0)
-  var = _sum(w_full * jnp.square(centred), layout.stat_axes) / safe_total
-  return mean, var, total, keep
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
@@ -251,12 +231,10 @@ def _grouped_weights(weights, layout):
 
 
 def _masked_forward(x, weights, gamma, beta, layout):
-  xf = _grouped(x, layout, gamma.dtype)
-  w = _grouped_weights(weights, layout)
-  mean, var, total, keep = _masked_moments(xf, w, layout)
-  rstd = jax.lax.rsqrt(var + layout.epsilon)
-  scale = jnp.reshape(gamma, layout.param_shape) * rstd
-  y = (xf - mean) * scale + jnp.reshape(beta, layout.param_shape)
+  y, mean, rstd, total, _ = _maths.masked_forward(
+      _grouped(x, layout, gamma.dtype), _grouped_weights(weights, layout),
+      jnp.reshape(gamma, layout.param_shape),
+      jnp.reshape(beta, layout.param_shape), layout.epsilon, layout, _FN)
   y = jnp.reshape(y.astype(x.dtype), layout.shape)
   return y, (x, weights, gamma, mean, rstd, total)
 
@@ -266,27 +244,15 @@ def _masked_group_norm_fwd(x, weights, gamma, beta, layout):
 
 
 def _masked_group_norm_bwd(layout, residuals, dy):
-  """Closed form of the masked group norm, as gn_keras.ops._masked_backward.
-
-  dx = rstd * (g - w * (sum(g) + xhat * sum(g * xhat)) / W) with W = sum(w);
-  products with xhat are selected to 0 where dy is 0, so NaN or inf at a
-  masked position whose output the loss ignores reaches no gradient.
-  """
+  """The masked closed form (`_maths.masked_backward`); weights get zeros."""
   x, weights, gamma, mean, rstd, total = residuals
   stat_dtype = rstd.dtype
   w = _grouped_weights(weights, layout)
-  keep = w > 0
-  dyf = _grouped(dy, layout, stat_dtype)
-  xhat = (_grouped(x, layout, stat_dtype) - mean) * rstd
-  dy_xhat = jnp.where(dyf == 0, 0.0, dyf * xhat)
-  gamma_g = jnp.reshape(gamma, layout.param_shape)
-  sum_g = _sum(dyf * gamma_g, layout.stat_axes)
-  sum_g_xhat = _sum(dy_xhat * gamma_g, layout.stat_axes)
-  safe_total = jnp.where(total > 0, total, 1.0)
-  correction = jnp.where(keep, w / safe_total * (sum_g + xhat * sum_g_xhat),
-                         0.0)
-  dx = jnp.reshape((rstd * (dyf * gamma_g - correction)).astype(x.dtype),
-                   layout.shape)
+  dx, dy_xhat, dyf = _maths.masked_backward(
+      _grouped(dy, layout, stat_dtype), _grouped(x, layout, stat_dtype),
+      jnp.reshape(gamma, layout.param_shape), w, mean, rstd, total, w > 0,
+      layout, _FN)
+  dx = jnp.reshape(dx.astype(x.dtype), layout.shape)
   dgamma = jnp.reshape(jnp.sum(dy_xhat, layout.batch_axes), (-1,))
   dbeta = jnp.reshape(jnp.sum(dyf, layout.batch_axes), (-1,))
   return dx, jnp.zeros_like(weights), dgamma, dbeta

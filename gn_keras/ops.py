@@ -6,7 +6,8 @@ position:
 
     y = (x - mean[n, g]) * rsqrt(var[n, g] + epsilon) * gamma[c] + beta[c]
 
-How this op does it (see docs/DESIGN.md, "The kernel"):
+How this op does it (see docs/DESIGN.md, "The kernel"; the formulas, which
+the JAX kernel shares, are in `gn_keras._maths`):
 
 * The channel axis is split in place into ``(groups, channels_per_group)`` by a
   reshape; nothing is transposed, so channels-last and channels-first inputs
@@ -27,17 +28,22 @@ How this op does it (see docs/DESIGN.md, "The kernel"):
   hosts, where middle-axis reductions are several times slower, but never in
   a graph being saved: it may run later on a GPU, in TF32.
 * Static dimensions stay static; only unknown ones go through ``tf.shape``,
-  so the op compiles under XLA (``jit_compile=True``) and on TPU.
+  so the op compiles under XLA (``jit_compile=True``) and on TPU. Outside
+  XLA the op compiles its own forward and backward maths (``_compiled``),
+  except in graphs being saved and with GN_KERAS_JIT=0.
 """
 
 import contextlib
 import functools
 import os
 import threading
+import types
 from typing import Callable, List, Optional, Union
 
 import tensorflow as tf
 from tensorflow.python.saved_model import save_context  # No public API.
+
+from gn_keras import _maths
 
 # Re-exported: the checks are shared with the JAX kernel and the layers.
 from gn_keras._args import check_group_args  # noqa: F401
@@ -46,6 +52,12 @@ from gn_keras._args import normalize_axis  # noqa: F401
 from gn_keras._args import resolve_groups  # noqa: F401
 
 Dim = Union[int, tf.Tensor]
+
+# The elementwise functions `_maths` takes from its kernel.
+_FN = types.SimpleNamespace(
+    square=tf.square, maximum=tf.maximum, rsqrt=tf.math.rsqrt,
+    where=tf.where, zeros_like=tf.zeros_like, ones_like=tf.ones_like,
+    divide_no_nan=tf.math.divide_no_nan)
 
 
 def _dims(x: tf.Tensor) -> List[Dim]:
@@ -231,6 +243,10 @@ class _Layout:
     """Sums per-(sample, channel) values over each group: [N, 1.., G, 1..]."""
     return tf.reduce_sum(per_channel, self.channel_axis, keepdims=True)
 
+  def stat_sums(self, t: tf.Tensor) -> tf.Tensor:
+    """Sums a grouped-view tensor over each (sample, group) at once."""
+    return tf.reduce_sum(t, self.stat_axes, keepdims=True)
+
 
 _exporting = threading.local()
 
@@ -304,7 +320,7 @@ def _compiled(maths, axis, groups, epsilon, sample_shape):
       jit_compile=True, reduce_retracing=True, autograph=False)
 
 
-def _maths(maths, x, axis, groups, epsilon):
+def _maybe_compiled(maths, x, axis, groups, epsilon):
   if _compile_inside():
     return _compiled(maths, axis, groups, epsilon, tuple(x.shape[1:]))
   return functools.partial(maths, axis=axis, groups=groups, epsilon=epsilon)
@@ -312,8 +328,8 @@ def _maths(maths, x, axis, groups, epsilon):
 
 def _group_norm(x, gamma, beta, axis, groups, epsilon):
   """Builds the custom-gradient op for one static configuration."""
-  forward_maths = _maths(_forward_maths, x, axis, groups, epsilon)
-  backward_maths = _maths(_backward_maths, x, axis, groups, epsilon)
+  forward_maths = _maybe_compiled(_forward_maths, x, axis, groups, epsilon)
+  backward_maths = _maybe_compiled(_backward_maths, x, axis, groups, epsilon)
 
   @tf.custom_gradient
   def forward(x, gamma, beta):
@@ -333,24 +349,10 @@ def _forward_maths(x, gamma, beta, axis, groups, epsilon):
   layout = _Layout(x, axis, groups)
   stat_dtype = gamma.dtype
   xf = tf.cast(tf.reshape(x, layout.grouped_shape), stat_dtype)
-  n = tf.cast(layout.group_size, stat_dtype)
-  # The mean is kept as two floats, mean = mean_hi + mean_lo: a first pass
-  # gives mean_hi; x - mean_hi is then exact (Sterbenz) and small, so the
-  # second pass gets both an accurate correction mean_lo and a variance free
-  # of the cancellation in E[x^2] - E[x]^2 (a shifted two-pass variance).
-  mean_hi = layout.group_sums(layout.channel_sums(xf)) / n
-  centred = xf - mean_hi
-  mean_lo = layout.group_sums(layout.channel_sums(centred)) / n
-  var = layout.group_sums(layout.channel_sums(tf.square(centred))) / n
-  var = tf.maximum(var - tf.square(mean_lo), 0.0)
-  rstd = tf.math.rsqrt(var + epsilon)
-  # gamma and rstd fold into one per-(sample, channel) scale. x is centred
-  # by mean_hi before scaling: x * scale + (beta - mean * scale) would round
-  # away |mean| / std times more than float32 eps. mean_lo is small, so it
-  # folds into the shift at no cost in precision.
-  scale = tf.reshape(gamma, layout.param_shape) * rstd
-  shift = tf.reshape(beta, layout.param_shape) - mean_lo * scale
-  y = centred * scale + shift
+  y, mean_hi, mean_lo, rstd = _maths.forward(
+      xf, tf.reshape(gamma, layout.param_shape),
+      tf.reshape(beta, layout.param_shape),
+      tf.cast(layout.group_size, stat_dtype), epsilon, layout, _FN)
   y = tf.reshape(tf.cast(y, x.dtype), layout.shape)
   return y, mean_hi, mean_lo, rstd
 
@@ -367,26 +369,6 @@ def _grouped_weights(weights, layout):
   return tf.reshape(tf.broadcast_to(weights, dims), layout.grouped_shape)
 
 
-def _masked_moments(xf, w, layout):
-  """Weighted mean and variance over each (sample, group); NaN-safe.
-
-  Positions of weight 0 are selected away (not multiplied away) before any
-  sum, so a NaN or inf there reaches no statistic. Two passes: the variance
-  is the weighted mean of squared deviations from the weighted mean.
-  """
-  keep = w > 0
-  x_kept = tf.where(keep, xf, tf.zeros_like(xf))
-  w_full = w * tf.ones_like(xf)
-  total = tf.reduce_sum(w_full, layout.stat_axes, keepdims=True)
-  mean = tf.math.divide_no_nan(
-      tf.reduce_sum(w_full * x_kept, layout.stat_axes, keepdims=True), total)
-  centred = x_kept - mean
-  var = tf.math.divide_no_nan(
-      tf.reduce_sum(w_full * tf.square(centred), layout.stat_axes,
-                    keepdims=True), total)
-  return mean, var, total, keep
-
-
 def _masked_group_norm(x, weights, gamma, beta, axis, groups, epsilon):
   """Group norm whose statistics are over the mask's positions only."""
   layout = _Layout(x, axis, groups)
@@ -396,10 +378,9 @@ def _masked_group_norm(x, weights, gamma, beta, axis, groups, epsilon):
   @tf.custom_gradient
   def forward(x, gamma, beta):
     xf = tf.cast(tf.reshape(x, layout.grouped_shape), stat_dtype)
-    mean, var, total, keep = _masked_moments(xf, w, layout)
-    rstd = tf.math.rsqrt(var + epsilon)
-    scale = tf.reshape(gamma, layout.param_shape) * rstd
-    y = (xf - mean) * scale + tf.reshape(beta, layout.param_shape)
+    y, mean, rstd, total, keep = _maths.masked_forward(
+        xf, w, tf.reshape(gamma, layout.param_shape),
+        tf.reshape(beta, layout.param_shape), epsilon, layout, _FN)
     y = tf.reshape(tf.cast(y, x.dtype), layout.shape)
 
     def grad(dy):
@@ -413,31 +394,16 @@ def _masked_group_norm(x, weights, gamma, beta, axis, groups, epsilon):
 
 def _masked_backward(dy, x, gamma, mean, rstd, total, keep, w, layout,
                      epsilon):
-  """Closed-form gradient of the masked group norm.
-
-  With weights w, W = sum(w) per group, xhat = (x - mean) * rstd over every
-  position and g = dy * gamma:
-    dx     = rstd * (g - w * (sum(g) + xhat * sum(g * xhat)) / W)
-    dgamma = sum over batch and spatial of dy * xhat,  dbeta = sum of dy.
-  Products with xhat are selected to 0 where dy is 0, so a NaN or inf at a
-  masked position whose output the loss ignores reaches no gradient.
-  """
+  """Closed-form gradient of the masked group norm (`_maths`), and its own."""
 
   @tf.custom_gradient
   def backward(dy, x, gamma):
     stat_dtype = rstd.dtype
-    dyf = tf.cast(tf.reshape(dy, layout.grouped_shape), stat_dtype)
-    xf = tf.cast(tf.reshape(x, layout.grouped_shape), stat_dtype)
-    xhat = (xf - mean) * rstd
-    dy_xhat = tf.where(tf.equal(dyf, 0), tf.zeros_like(dyf), dyf * xhat)
-    gamma_g = tf.reshape(gamma, layout.param_shape)
-    sum_g = tf.reduce_sum(dyf * gamma_g, layout.stat_axes, keepdims=True)
-    sum_g_xhat = tf.reduce_sum(dy_xhat * gamma_g, layout.stat_axes,
-                               keepdims=True)
-    correction = tf.math.divide_no_nan(w, total) * (
-        sum_g + xhat * sum_g_xhat)
-    correction = tf.where(keep, correction, tf.zeros_like(correction))
-    dx = rstd * (dyf * gamma_g - correction)
+    dx, dy_xhat, dyf = _maths.masked_backward(
+        tf.cast(tf.reshape(dy, layout.grouped_shape), stat_dtype),
+        tf.cast(tf.reshape(x, layout.grouped_shape), stat_dtype),
+        tf.reshape(gamma, layout.param_shape), w, mean, rstd, total, keep,
+        layout, _FN)
     dx = tf.reshape(tf.cast(dx, x.dtype), layout.shape)
     dgamma = tf.reshape(tf.reduce_sum(dy_xhat, layout.batch_axes), [-1])
     dbeta = tf.reshape(tf.reduce_sum(dyf, layout.batch_axes), [-1])
@@ -486,7 +452,7 @@ def _first_order_of_reference(dy, x, gamma, layout, epsilon, weights=None):
       var = tf.reduce_sum(tf.square(xf - mean), layout.stat_axes,
                           keepdims=True) / n
     else:
-      mean, var, _, _ = _masked_moments(xf, weights, layout)
+      mean, var, _, _ = _maths.masked_moments(xf, weights, layout, _FN)
     y = ((xf - mean) * tf.math.rsqrt(var + epsilon) *
          tf.reshape(gamma, layout.param_shape) +
          tf.reshape(beta, layout.param_shape))
@@ -523,38 +489,16 @@ def _backward(dy, x, gamma, mean_hi, mean_lo, rstd, axis, groups, epsilon,
 
 def _backward_maths(dy, x, gamma, mean_hi, mean_lo, rstd, axis, groups,
                     epsilon):
-  """(dx, dgamma, dbeta) in closed form.
-
-  With xhat = (x - mean) * rstd and g = dy * gamma, over each (sample, group):
-    dx     = rstd * (g - mean(g) - xhat * mean(g * xhat))
-    dgamma = sum over batch and spatial of dy * xhat
-    dbeta  = sum over batch and spatial of dy
-  Both group means come from per-(sample, channel) sums of dy and
-  dy * (x - mean) so the large tensors are read once for all three results.
-  """
+  """(dx, dgamma, dbeta) in closed form (`_maths.backward`)."""
   del epsilon  # rstd has it.
   layout = _Layout(x, axis, groups)
   stat_dtype = rstd.dtype
-  dyf = tf.cast(tf.reshape(dy, layout.grouped_shape), stat_dtype)
-  xf = tf.cast(tf.reshape(x, layout.grouped_shape), stat_dtype)
-  # x - mean = centred - mean_lo; mean_lo (small) is applied to the sums and
-  # the constant term rather than in another pass over x.
-  centred = xf - mean_hi
-  gamma_g = tf.reshape(gamma, layout.param_shape)
-  sum_dy = layout.channel_sums(dyf)
-  sum_dy_xc = layout.channel_sums(dyf * centred) - mean_lo * sum_dy
-
-  n = tf.cast(layout.group_size, stat_dtype)
-  mean_g = layout.group_sums(sum_dy * gamma_g) / n
-  # mean(g * xhat), with xhat's rstd factored out of the sum.
-  mean_g_xhat = layout.group_sums(sum_dy_xc * gamma_g) * rstd / n
-  # dx = dy * a + (x - mean) * b + c, per (sample, channel) a and per group
-  # b, c; with x - mean = centred - mean_lo.
-  a = gamma_g * rstd
-  b = -rstd * rstd * mean_g_xhat
-  c = -rstd * mean_g - mean_lo * b
-  dx = tf.cast(dyf * a + (centred * b + c), x.dtype)
-  dx = tf.reshape(dx, layout.shape)
-  dgamma = tf.reshape(tf.reduce_sum(sum_dy_xc * rstd, layout.batch_axes), [-1])
-  dbeta = tf.reshape(tf.reduce_sum(sum_dy, layout.batch_axes), [-1])
+  dx, dgamma, dbeta = _maths.backward(
+      tf.cast(tf.reshape(dy, layout.grouped_shape), stat_dtype),
+      tf.cast(tf.reshape(x, layout.grouped_shape), stat_dtype),
+      tf.reshape(gamma, layout.param_shape), mean_hi, mean_lo, rstd,
+      tf.cast(layout.group_size, stat_dtype), layout)
+  dx = tf.reshape(tf.cast(dx, x.dtype), layout.shape)
+  dgamma = tf.reshape(tf.reduce_sum(dgamma, layout.batch_axes), [-1])
+  dbeta = tf.reshape(tf.reduce_sum(dbeta, layout.batch_axes), [-1])
   return dx, dgamma, dbeta

@@ -319,8 +319,14 @@ def test_no_transpose_in_forward_or_backward_graph():
 def test_unknown_batch_and_spatial_dims_and_static_shapes():
   fn = tf.function(lambda x: group_norm(x, 4), input_signature=[
       tf.TensorSpec([None, None, None, 16], tf.float32)])
-  x = _random([3, 5, 7, 16])
-  np.testing.assert_allclose(fn(x), reference(x, 4), atol=2e-5)
+  forward = ops._compiled(  # pylint: disable=protected-access
+      ops._forward_maths, 3, 4, 1e-5, (None, None, 16))  # pylint: disable=protected-access
+  traces = forward.experimental_get_tracing_count()
+  for shape in ([3, 5, 7, 16], [2, 4, 9, 16]):
+    x = _random(shape)
+    np.testing.assert_allclose(fn(x), reference(x, 4), atol=2e-5)
+  # One trace of the compiled maths for both shapes (XLA compiles each).
+  assert forward.experimental_get_tracing_count() - traces == 1
   static = group_norm(tf.zeros([2, 3, 4, 16]), 4)
   assert static.shape == (2, 3, 4, 16)
 
