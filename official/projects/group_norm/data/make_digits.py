@@ -23,7 +23,8 @@ TRAIN_FILE = 'train.tfrecord'
 VALIDATION_FILE = 'validation.tfrecord'
 
 
-def _example(image: np.ndarray, label: int) -> bytes:
+def classification_example(image: np.ndarray, label: int) -> bytes:
+  """A Model Garden classification example: a PNG and its label."""
   png = tf.io.encode_png(tf.constant(image)).numpy()
   feature = {
       'image/encoded': tf.train.Feature(bytes_list=tf.train.BytesList(
@@ -44,11 +45,33 @@ def _to_rgb_uint8(images: np.ndarray, image_size: int) -> np.ndarray:
   return np.repeat(np.round(big * 255).astype(np.uint8), 3, axis=-1)
 
 
+def write_records(path: str, records) -> None:
+  """Writes serialized examples to `path` under a temporary name, renamed.
+
+  A reader never sees a half-written file and an interrupted run leaves
+  nothing behind.
+  """
+  output_dir = os.path.dirname(path) or '.'
+  fd, tmp = tempfile.mkstemp(dir=output_dir,
+                             prefix=f'.{os.path.basename(path)}.')
+  os.close(fd)
+  try:
+    with tf.io.TFRecordWriter(tmp) as writer:
+      for record in records:
+        writer.write(record)
+    umask = os.umask(0)  # mkstemp makes 0600; give the usual permissions.
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
 def make_digits(output_dir: str, image_size: int = 32, seed: int = 0) -> dict:
   """Writes train/validation TFRecords into `output_dir`; returns their paths.
 
-  Files are written under temporary names and renamed, so a reader never sees
-  a half-written file and an interrupted run leaves nothing behind.
+  Files are written under temporary names and renamed (`write_records`).
   """
   if image_size % 8:
     raise ValueError(f'image_size must be a multiple of 8 (the digits are '
@@ -59,16 +82,9 @@ def make_digits(output_dir: str, image_size: int = 32, seed: int = 0) -> dict:
   for name, images, labels in ((TRAIN_FILE, x_train, y_train),
                                (VALIDATION_FILE, x_val, y_val)):
     path = os.path.join(output_dir, name)
-    fd, tmp = tempfile.mkstemp(dir=output_dir, prefix=f'.{name}.')
-    os.close(fd)
-    try:
-      with tf.io.TFRecordWriter(tmp) as writer:
-        for image, label in zip(_to_rgb_uint8(images, image_size), labels):
-          writer.write(_example(image, label))
-      os.replace(tmp, path)
-    finally:
-      if os.path.exists(tmp):
-        os.remove(tmp)
+    write_records(path, (
+        classification_example(image, label)
+        for image, label in zip(_to_rgb_uint8(images, image_size), labels)))
     paths[name] = path
     logging.info('Wrote %d digits to %s', len(labels), path)
   return paths

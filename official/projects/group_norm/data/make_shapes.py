@@ -19,7 +19,7 @@ Deterministic: the same seed gives byte-identical files. Nothing downloads.
 
 import json
 import os
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from absl import app
 from absl import flags
@@ -38,7 +38,8 @@ def tfrecord_path(output_dir: str, split: str) -> str:
   return os.path.join(output_dir, f'{split}-00000-of-00001.tfrecord')
 
 
-def _photographs() -> List[np.ndarray]:
+def load_photographs() -> List[np.ndarray]:
+  """scikit-learn's two sample photographs, the backgrounds' sources."""
   from sklearn import datasets  # pylint: disable=g-import-not-at-top
   return list(datasets.load_sample_images().images)
 
@@ -68,13 +69,27 @@ def _polygon(kind: str, centre: Tuple[float, float], radius: float,
 
 
 def make_image(rng: np.random.Generator, size: int, max_shapes: int,
-               photographs: List[np.ndarray]):
-  """One image and its shapes: (uint8 [size, size, 3], [(class, polygon)])."""
+               photographs: List[np.ndarray], kind: Optional[int] = None,
+               count: Optional[int] = None):
+  """One image and its shapes: (uint8 [size, size, 3], [(class, polygon)]).
+
+  Args:
+    rng: The generator every random choice comes from.
+    size: Side of the square image.
+    max_shapes: Most shapes drawn (1 to `max_shapes`, at random).
+    photographs: Backgrounds to crop from (`load_photographs()`).
+    kind: If set, the category id of every shape (else each at random).
+    count: If set, how many shapes to try to place (else at random); a
+      shape with no free spot after 50 tries is left out, so check the
+      shapes returned.
+  """
   image = Image.fromarray(_background(rng, size, photographs))
   draw = ImageDraw.Draw(image)
   placed: List[Tuple[float, float, float]] = []
   shapes = []
-  for _ in range(int(rng.integers(1, max_shapes + 1))):
+  if count is None:
+    count = int(rng.integers(1, max_shapes + 1))
+  for _ in range(count):
     for _ in range(50):  # Rejection sampling for a free spot.
       radius = rng.uniform(0.08, 0.22) * size
       x, y = rng.uniform(radius + 1, size - radius - 1, size=2)
@@ -84,7 +99,8 @@ def make_image(rng: np.random.Generator, size: int, max_shapes: int,
     else:
       continue
     placed.append((x, y, radius))
-    category = CATEGORIES[int(rng.integers(len(CATEGORIES)))]
+    category = (CATEGORIES[int(rng.integers(len(CATEGORIES)))]
+                if kind is None else CATEGORIES[kind - 1])
     polygon = _polygon(category['name'], (x, y), radius,
                        rng.uniform(0, 2 * np.pi))
     colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
@@ -115,7 +131,7 @@ def write_split(output_dir: str, split: str, num_images: int, image_size: int,
   from official.vision.data import tfrecord_lib  # pylint: disable=g-import-not-at-top
 
   rng = np.random.default_rng(seed)
-  photographs = _photographs()
+  photographs = load_photographs()
   image_dir = os.path.join(output_dir, split, 'images')
   os.makedirs(image_dir, exist_ok=True)
   coco = {'images': [], 'annotations': [],
