@@ -80,8 +80,41 @@ def terminal_and_log(log_path: Optional[str]):
   if log_path is None:
     yield show
     return
-  with contextlib.redirect_stdout(log_to_file(log_path)):
+  stream = log_to_file(log_path)
+  with contextlib.redirect_stdout(stream), _native_stderr_to(stream):
     yield show
+
+
+@contextlib.contextmanager
+def _native_stderr_to(stream: TextIO):
+  """Sends what native code writes to file descriptor 2 to `stream`.
+
+  TensorFlow's C++ and XLA's logs (e.g. "Compiled cluster using XLA!", which
+  the op's own compilation triggers once per process) write to descriptor 2
+  whatever TF_CPP_MIN_LOG_LEVEL says. Python's `sys.stderr` (warnings,
+  tracebacks) stays on the terminal through a copy of the descriptor. Where
+  stderr has no descriptor (e.g. under pytest's capture), nothing changes.
+  """
+  try:
+    fd = sys.stderr.fileno()
+    stream.flush()
+    log_fd = stream.fileno()
+  except (AttributeError, OSError, ValueError):  # No real descriptor.
+    yield
+    return
+  sys.stderr.flush()
+  saved = os.dup(fd)
+  python_stderr = sys.stderr
+  sys.stderr = os.fdopen(os.dup(saved), 'w', buffering=1)
+  os.dup2(log_fd, fd)
+  try:
+    yield
+  finally:
+    sys.stderr.flush()
+    sys.stderr.close()
+    sys.stderr = python_stderr
+    os.dup2(saved, fd)
+    os.close(saved)
 
 
 def format_metrics(logs) -> str:
