@@ -195,10 +195,6 @@ def _forward(x, gamma, beta, layout):
   return y, (x, gamma, mean_hi, mean_lo, rstd)
 
 
-def _group_norm_fwd(x, gamma, beta, layout):
-  return _forward(x, gamma, beta, layout)
-
-
 def _group_norm_bwd(layout, residuals, dy):
   """The closed form (`_maths.backward`) for x, gamma and beta."""
   x, gamma, mean_hi, mean_lo, rstd = residuals
@@ -213,7 +209,8 @@ def _group_norm_bwd(layout, residuals, dy):
   return dx, dgamma, dbeta
 
 
-_group_norm.defvjp(_group_norm_fwd, _group_norm_bwd)
+# The forward rule is `_forward` itself: it returns (y, residuals).
+_group_norm.defvjp(_forward, _group_norm_bwd)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
@@ -239,10 +236,6 @@ def _masked_forward(x, weights, gamma, beta, layout):
   return y, (x, weights, gamma, mean, rstd, total)
 
 
-def _masked_group_norm_fwd(x, weights, gamma, beta, layout):
-  return _masked_forward(x, weights, gamma, beta, layout)
-
-
 def _masked_group_norm_bwd(layout, residuals, dy):
   """The masked closed form (`_maths.masked_backward`); weights get zeros."""
   x, weights, gamma, mean, rstd, total = residuals
@@ -258,4 +251,4 @@ def _masked_group_norm_bwd(layout, residuals, dy):
   return dx, jnp.zeros_like(weights), dgamma, dbeta
 
 
-_masked_group_norm.defvjp(_masked_group_norm_fwd, _masked_group_norm_bwd)
+_masked_group_norm.defvjp(_masked_forward, _masked_group_norm_bwd)

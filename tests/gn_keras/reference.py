@@ -43,3 +43,22 @@ def masked_reference(x, groups, weights, gamma=None, beta=None, axis=-1,
   if beta is not None:
     y = y + beta
   return np.moveaxis(y, -1, axis)
+
+
+# The mask cases both kernels are tested on: (shape, axis, the mask lacks the
+# channel axis, as Keras propagates it).
+MASK_CASES = [((2, 7, 8), -1, True), ((2, 7, 8), -1, False),
+              ((2, 8, 7), 1, True), ((2, 3, 4, 8), -1, True),
+              ((2, 8, 3, 4), 1, False)]
+
+
+def random_mask(shape, axis, channelless, kind, seed=7):
+  """A bool or float (weights 0-2) mask, and its weights of x's rank."""
+  mask_shape = list(shape)
+  if channelless:
+    del mask_shape[axis]
+  rng = np.random.default_rng(seed)
+  mask = (rng.random(mask_shape) > 0.4 if kind == 'bool' else
+          rng.integers(0, 3, mask_shape).astype(np.float32))
+  weights = np.expand_dims(mask, axis) if channelless else mask
+  return mask, weights.astype(np.float64)

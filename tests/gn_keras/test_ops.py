@@ -10,7 +10,9 @@ import tf_keras
 
 from gn_keras import ops
 from gn_keras.ops import group_norm
+from tests.gn_keras.reference import MASK_CASES
 from tests.gn_keras.reference import masked_reference
+from tests.gn_keras.reference import random_mask
 from tests.gn_keras.reference import reference
 
 RNG = np.random.default_rng(0)
@@ -446,27 +448,15 @@ def test_resolve_groups():
 # Masks: statistics over the kept positions only.
 
 
-@pytest.mark.parametrize('shape,axis,channelless', [
-    ((2, 7, 8), -1, True), ((2, 7, 8), -1, False), ((2, 8, 7), 1, True),
-    ((2, 3, 4, 8), -1, True), ((2, 8, 3, 4), 1, False)])
+@pytest.mark.parametrize('shape,axis,channelless', MASK_CASES)
 @pytest.mark.parametrize('kind', ['bool', 'float'])
 def test_mask_matches_a_weighted_reference(shape, axis, channelless, kind):
   x = _random(shape, loc=3.0, scale=2.0)
-  mask_shape = list(shape)
-  if channelless:
-    del mask_shape[axis]
-  rng = np.random.default_rng(7)
-  mask = (rng.random(mask_shape) > 0.4 if kind == 'bool' else
-          rng.integers(0, 3, mask_shape).astype(np.float32))
-  weights = (np.expand_dims(mask, axis) if channelless else mask)
+  mask, weights = random_mask(shape, axis, channelless, kind)
   gamma, beta = _random([8]), _random([8])
-  expected = masked_reference(x, 4, weights.astype(np.float64), axis=axis)
-  y = group_norm(x, 4, gamma, beta, axis=axis, mask=mask)
-  affine_shape = [1] * len(shape)
-  affine_shape[axis] = 8
-  expected = expected * gamma.reshape(affine_shape) + beta.reshape(
-      affine_shape)
-  np.testing.assert_allclose(y, expected, atol=2e-5)
+  np.testing.assert_allclose(
+      group_norm(x, 4, gamma, beta, axis=axis, mask=mask),
+      masked_reference(x, 4, weights, gamma, beta, axis=axis), atol=2e-5)
 
 
 def test_mask_equals_tf_keras_group_normalization():
