@@ -30,12 +30,14 @@ seeds, one line per norm). Each run's own folder is `output_dir/runs/<cell>`.
 
 import csv
 import dataclasses
+import json
 import math
 import os
+import re
 import shutil
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from absl import app
 from absl import flags
@@ -51,9 +53,49 @@ RESULT_FIELDS = ('norm', 'per_replica_batch', 'global_batch', 'seed',
                  'val_error', 'steps', 'wall_s', 'status')
 
 
+LINE_PATTERN = re.compile(
+    r'^(?P<norm>[a-z_]+)(?:-(?P<kind>[GC])(?P<number>[0-9]+))?(?P<ws>\+ws)?$')
+
+
+def line_settings(line: str) -> Dict:
+  """The backbone settings (`resnet_gn` config fields) of a sweep line.
+
+  A line is a norm-factory name, optionally followed by `-G<k>` (k groups) or
+  `-C<k>` (k channels per group; the group-count ablation) and by `+ws`
+  (weight-standardized convolutions): 'group_norm', 'batch_norm',
+  'group_norm-G4', 'group_norm-C2', 'group_norm+ws'.
+
+  Raises:
+    ValueError: for a malformed line or an unknown norm.
+  """
+  match = LINE_PATTERN.match(line)
+  if not match:
+    raise ValueError(
+        f'Malformed sweep line {line!r}: expected a norm name, optionally '
+        'with -G<groups> or -C<channels per group>, then optionally +ws '
+        "(e.g. 'group_norm-G4+ws').")
+  norm = match['norm']
+  norms_lib.get_norm(norm)  # Raises, listing the known names.
+  settings = {'norm': norm}
+  if match['kind']:
+    if norm != 'group_norm':
+      raise ValueError(f'{line!r}: -G/-C apply to group_norm only.')
+    number = int(match['number'])
+    settings.update({'groups': number, 'group_size': None}
+                    if match['kind'] == 'G' else
+                    {'groups': None, 'group_size': number})
+  if match['ws']:
+    settings['weight_standardization'] = True
+  return settings
+
+
 @dataclasses.dataclass(frozen=True)
 class Cell:
-  """One run of the sweep: a norm at a per-replica batch with a seed."""
+  """One run of the sweep: a line at a per-replica batch with a seed.
+
+  `norm` is the line (`line_settings`): a norm name, possibly with groups or
+  weight standardization.
+  """
   norm: str
   per_replica_batch: int
   seed: int
@@ -70,7 +112,7 @@ def cell_overrides(params, cell: Cell, replicas: int,
 
   Args:
     params: the experiment's config (its batch and schedule the reference).
-    cell: norm, per-replica batch and seed.
+    cell: line, per-replica batch and seed.
     replicas: replicas in sync.
     base_learning_rate: the initial learning rate is base_learning_rate x
       global_batch / 256 (the paper's linear rule, base 0.1 there); None
@@ -81,9 +123,9 @@ def cell_overrides(params, cell: Cell, replicas: int,
 
   Raises:
     ValueError: for a learning-rate schedule this sweep cannot rescale, a
-      backbone without a norm setting, or an unknown norm.
+      backbone without a norm setting, or a malformed line.
   """
-  norms_lib.get_norm(cell.norm)  # Raises, listing the known names.
+  settings = line_settings(cell.norm)
   if params.task.model.backbone.type != 'resnet_gn':
     raise ValueError('The sweep switches task.model.backbone.resnet_gn.norm; '
                      f'this experiment\'s backbone is '
@@ -108,7 +150,7 @@ def cell_overrides(params, cell: Cell, replicas: int,
       'values': [first * v / values[0] for v in values]}}
   overrides = {
       'task': {
-          'model': {'backbone': {'resnet_gn': {'norm': cell.norm}}},
+          'model': {'backbone': {'resnet_gn': settings}},
           'train_data': {'global_batch_size': global_batch, 'seed': cell.seed},
       },
       'trainer': {
@@ -192,6 +234,113 @@ def format_table(table, batch_sizes: Sequence[int]) -> str:
                      f'({min(errors):.1f}-{max(errors):.1f})')
     lines.append(f'| {norm} | ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines)
+
+
+# The paper's Table 3 (ResNet-50 on ImageNet, 32 images per GPU): validation
+# error (%) by the number of groups G, and by channels per group.
+PAPER_GROUPS = {64: 24.6, 32: 24.1, 16: 24.6, 8: 24.4, 4: 24.6, 2: 24.7,
+                1: 25.3}
+PAPER_GROUP_SIZES = {64: 24.4, 32: 24.5, 16: 24.2, 8: 24.3, 4: 24.8, 2: 25.6,
+                     1: 28.4}
+PAPER_NARROWEST_WIDTH = 64  # ResNet-50's narrowest norm (stem, res2).
+
+
+def _is_ablation(line: str) -> bool:
+  match = LINE_PATTERN.match(line)
+  return bool(match and match['kind'])
+
+
+def _row_order(row: Dict):
+  return (row['norm'], -row['per_replica_batch'], row['seed'])
+
+
+def ablation_table(rows: List[Dict], default_groups: Optional[int]
+                   ) -> Dict[str, Dict[int, List[float]]]:
+  """{'G': {groups: [error %]}, 'C': {channels per group: [error %]}}.
+
+  Args:
+    rows: Result rows of group-count lines (`group_norm-G<k>`,
+      `group_norm-C<k>`) and of plain `group_norm`, which counts as
+      `default_groups` groups (the experiment's setting).
+    default_groups: The experiment's `groups`.
+  """
+  table = {'G': {}, 'C': {}}
+  for row in rows:
+    if row['status'] != 'ok':
+      continue
+    match = LINE_PATTERN.match(row['norm'])
+    if match['kind']:
+      kind, number = match['kind'], int(match['number'])
+    elif row['norm'] == 'group_norm' and default_groups:
+      kind, number = 'G', default_groups
+    else:
+      continue
+    table[kind].setdefault(number, []).append(100 * row['val_error'])
+  return table
+
+
+def paper_counterpart(number: int, narrowest_width: int) -> int:
+  """The paper's G (or channels per group) at the same share of the width.
+
+  Our widths are the paper's times narrowest_width / 64, so k groups (or k
+  channels per group) here split each layer as k x 64 / narrowest_width do
+  there: at a quarter width, G = 8 here is the paper's G = 32.
+  """
+  return number * PAPER_NARROWEST_WIDTH // narrowest_width
+
+
+def format_ablation(table, narrowest_width: int, batch: int) -> str:
+  """Markdown: our errors beside the paper's Table 3 at matched settings."""
+  lines = [f'Group-count ablation at {batch} images per replica: validation '
+           'error (%) (mean over seeds, if several), and its difference from '
+           f'the best setting in each half. Our narrowest layer has '
+           f'{narrowest_width} channels, ResNet-50\'s {PAPER_NARROWEST_WIDTH}: '
+           'each of our settings sits beside the paper\'s at the same share '
+           'of the width.', '']
+  for kind, title, paper in (('G', 'groups G', PAPER_GROUPS),
+                             ('C', 'channels per group', PAPER_GROUP_SIZES)):
+    ours = {k: sum(v) / len(v) for k, v in table[kind].items()}
+    if not ours:
+      continue
+    best = min(ours.values())
+    matched = {k: paper.get(paper_counterpart(k, narrowest_width))
+               for k in ours}
+    paper_best = min(paper.values())
+    lines += [f'| {title} | error % | vs best | paper\'s {title} | paper '
+              'error % | paper vs best |', '|' + ' --- |' * 6]
+    for k in sorted(ours, reverse=True):
+      theirs = matched[k]
+      paper_cells = (f'{paper_counterpart(k, narrowest_width)} | {theirs:.1f} '
+                     f'| {theirs - paper_best:+.1f}' if theirs is not None
+                     else f'{paper_counterpart(k, narrowest_width)} | - | -')
+      lines.append(f'| {k} | {ours[k]:.2f} | {ours[k] - best:+.2f} | '
+                   f'{paper_cells} |')
+    lines.append('')
+  return '\n'.join(lines).rstrip()
+
+
+def plot_ablation(table, path: str, title: str) -> None:
+  """Error against groups and against channels per group (Table 3)."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+  for ax, (kind, label) in zip(axes, (('G', 'groups G'),
+                                      ('C', 'channels per group'))):
+    ks = sorted(table[kind])
+    if ks:
+      means = [sum(table[kind][k]) / len(table[kind][k]) for k in ks]
+      ax.plot(ks, means, marker='o')
+      ax.set_xscale('log', base=2)
+      ax.set_xticks(ks)
+      ax.set_xticklabels([str(k) for k in ks])
+    ax.set_xlabel(label)
+    ax.grid(alpha=0.3)
+  axes[0].set_ylabel('validation error (%)')
+  fig.suptitle(title)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
 
 
 def plot(table, batch_sizes: Sequence[int], path: str, title: str) -> None:
@@ -297,17 +446,98 @@ def sweep(experiment: str, norms: Sequence[str],
     log(f'[{i}/{len(todo)}] {cell.norm} at {cell.per_replica_batch} '
         f'images/replica, seed {cell.seed}: {outcome} in {row["wall_s"]:.0f} '
         f's | elapsed {_minutes(elapsed)}, ETA {_minutes(eta)}')
-  rows = requested_rows()
+  backbone = params.task.model.backbone.resnet_gn
+  write_report(results_dir, results.rows, f'{experiment}, {cpu_replicas} '
+               'replicas', narrowest_width=int(64 * backbone.depth_multiplier),
+               default_groups=backbone.groups, log=log)
+  return requested_rows()
+
+
+FLAT_SPREAD = 1.5  # GN's per-batch mean errors lie within this (points).
+NORMAL_BATCH_GAP = 1.5  # GN at most this worse than BN at 32 and 16.
+SMALL_BATCH_GAP = 5.0  # BN at 2 at least this worse than GN.
+LN_IN_FACTOR = 3.0  # LN and IN below this times GN's error, batch by batch.
+
+
+def claims(table: Dict[str, Dict[int, List[float]]]
+           ) -> List[Tuple[str, Optional[bool]]]:
+  """The paper's findings as this study tests them: (claim, held).
+
+  `held` is None where the table lacks the cells a claim needs. Targets:
+  GN's mean error flat across 32..2 images per replica (spread at most
+  FLAT_SPREAD points); GN within NORMAL_BATCH_GAP of BN at 32 and 16; BN at
+  least SMALL_BATCH_GAP worse than GN at 2; layer and instance norm below
+  LN_IN_FACTOR x GN's error at each batch where both ran.
+  """
+  def mean(norm, batch):
+    errors = table.get(norm, {}).get(batch)
+    return sum(errors) / len(errors) if errors else None
+
+  gn = [mean('group_norm', b) for b in (32, 16, 8, 4, 2)]
+  results = [(f'GN flat across 32..2 images per replica (spread <= '
+              f'{FLAT_SPREAD})',
+              None if None in gn else max(gn) - min(gn) <= FLAT_SPREAD)]
+  for batch in (32, 16):
+    g, b = mean('group_norm', batch), mean('batch_norm', batch)
+    results.append((f'GN within {NORMAL_BATCH_GAP} points of BN at {batch}',
+                    None if None in (g, b) else g <= b + NORMAL_BATCH_GAP))
+  g, b = mean('group_norm', 2), mean('batch_norm', 2)
+  results.append((f'BN at least {SMALL_BATCH_GAP} points worse than GN at 2',
+                  None if None in (g, b) else b - g >= SMALL_BATCH_GAP))
+  for norm in ('layer_norm', 'instance_norm'):
+    batches = sorted(set(table.get(norm, {})) & set(table.get('group_norm',
+                                                              {})))
+    results.append((
+        f'{norm} below {LN_IN_FACTOR}x GN\'s error at each batch it ran',
+        all(mean(norm, b) < LN_IN_FACTOR * mean('group_norm', b)
+            for b in batches) if batches else None))
+  return results
+
+
+def format_claims(results) -> str:
+  """One line per claim: held, missed or not measured."""
+  words = {True: 'held', False: 'MISSED', None: 'not measured'}
+  return '\n'.join(f'- {claim}: {words[held]}' for claim, held in results)
+
+
+def write_report(results_dir: str, rows: List[Dict], title: str,
+                 narrowest_width: int, default_groups: Optional[int],
+                 log=print) -> None:
+  """The tables and plots of every recorded row (all runs of the file).
+
+  Each invocation may add other lines, batches or seeds; the report always
+  covers everything the results file holds. Lines at several batches go to
+  `results.csv`, the batch table and `sweep.png`; group-count lines
+  (`-G<k>`, `-C<k>`) and plain GN at their batch go to the ablation table
+  (`ablation.md`) and `ablation.png`.
+  """
+  rows = sorted(rows, key=_row_order)
   write_csv(results_dir, rows)
-  table = summarize(rows)
-  batch_sizes = sorted(per_replica_batch_sizes, reverse=True)
-  log('Validation error (%), mean (min-max over seeds ' +
-      ','.join(map(str, seeds)) + '):\n' + format_table(table, batch_sizes))
+  ablation_rows = [r for r in rows if _is_ablation(r['norm'])]
+  batch_rows = [r for r in rows if not _is_ablation(r['norm'])]
+  table = summarize(batch_rows)
+  batch_sizes = sorted({r['per_replica_batch'] for r in batch_rows},
+                       reverse=True)
+  log('Validation error (%), mean (min-max over seeds):\n' +
+      format_table(table, batch_sizes))
+  log('The paper\'s findings at this scale:\n' + format_claims(claims(table)))
+  written = ['results.json', 'results.csv']
   if table:
-    plot(table, batch_sizes, os.path.join(results_dir, 'sweep.png'),
-         f'{experiment}, {cpu_replicas} replicas')
-  log(f'Wrote {results_dir}/results.json, results.csv and sweep.png.')
-  return rows
+    plot(table, batch_sizes, os.path.join(results_dir, 'sweep.png'), title)
+    written.append('sweep.png')
+  if ablation_rows:
+    batch = ablation_rows[0]['per_replica_batch']
+    gn_rows = [r for r in batch_rows if r['norm'] == 'group_norm'
+               and r['per_replica_batch'] == batch]
+    ablation = ablation_table(ablation_rows + gn_rows, default_groups)
+    markdown = format_ablation(ablation, narrowest_width, batch)
+    with open(os.path.join(results_dir, 'ablation.md'), 'w') as f:
+      f.write(markdown + '\n')
+    plot_ablation(ablation, os.path.join(results_dir, 'ablation.png'),
+                  f'{title}, {batch} images per replica')
+    log(markdown)
+    written += ['ablation.md', 'ablation.png']
+  log(f'Wrote {", ".join(written)} in {results_dir}.')
 
 
 def _minutes(seconds: float) -> str:
@@ -328,6 +558,14 @@ def main(_) -> None:
   if failed:
     sys.exit(f'{len(failed)} cell(s) failed; see console.log and train.log '
              f'in their folders under {FLAGS.output_dir}/runs/.')
+  if FLAGS.check_claims:
+    with open(os.path.join(FLAGS.results_dir or FLAGS.output_dir,
+                           'results.json')) as f:
+      recorded = json.load(f)['rows']
+    unmet = [claim for claim, held in claims(summarize(recorded))
+             if held is not True]
+    if unmet:
+      sys.exit('Claims missed or not measured: ' + '; '.join(unmet) + '.')
 
 
 FLAGS = flags.FLAGS
@@ -352,5 +590,8 @@ if __name__ == '__main__':
   flags.DEFINE_string(
       'results_dir', None, 'Where results.json (also the resume state), '
       'results.csv and sweep.png go. Defaults to --output_dir.')
+  flags.DEFINE_bool(
+      'check_claims', False, 'Exit non-zero unless every claim of `claims` '
+      'holds over all recorded cells (the study\'s benchmark verdict).')
   flags.mark_flags_as_required(['output_dir'])
   app.run(main)

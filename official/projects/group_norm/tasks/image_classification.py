@@ -27,7 +27,10 @@ class ImageClassificationTask(mg_cls.ImageClassificationTask):
     """Makes the digits if asked and missing, checks paths, reads."""
     if self.task_config.make_digits_if_missing and not tf.io.gfile.glob(
         params.input_path):
-      make_digits.make_digits(os.path.dirname(params.input_path) or '.')
+      # At the model's input size: the decoder would only pad other sizes.
+      make_digits.make_digits(os.path.dirname(params.input_path) or '.',
+                              self.task_config.model.input_size[0],
+                              style=self.task_config.digits_style)
     input_checks.check_input_path(params)
     return super().build_inputs(params, input_context)
 

@@ -34,3 +34,18 @@ def test_resnet_gn_digits_is_small_and_switches_norm_in_one_override():
   params.override({'task': {'model': {'backbone': {'resnet_gn': {
       'norm': 'batch_norm'}}}}}, is_strict=True)
   assert params.task.model.backbone.resnet_gn.norm == 'batch_norm'
+
+
+def test_colour_digits_is_the_studys_converging_reference():
+  params = exp_factory.get_exp_config('resnet_gn_colour_digits')
+  params.validate()
+  assert params.task.model.input_size == [64, 64, 3]  # Last stage 2x2.
+  assert (params.task.make_digits_if_missing,
+          params.task.digits_style) == (True, 'colour')
+  assert params.task.train_data.global_batch_size == 64  # 32 x 2 replicas.
+  steps_per_epoch = cfgs.DIGITS_TRAIN_EXAMPLES // 64
+  assert params.trainer.train_steps == 15 * steps_per_epoch
+  lr = params.trainer.optimizer_config.learning_rate.stepwise
+  assert lr.boundaries == [10 * steps_per_epoch, 13 * steps_per_epoch]
+  assert lr.values[0] == pytest.approx(0.8 * 64 / 256)
+  assert params.trainer.validation_interval == params.trainer.train_steps

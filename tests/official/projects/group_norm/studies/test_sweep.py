@@ -5,9 +5,12 @@ import json
 import os
 
 import pytest
+import tf_keras
 
+from gn_keras import tf_keras as gn_tf_keras
 from official.core import exp_factory
 from official.projects.group_norm.studies import sweep
+from official.vision.modeling import factory
 
 
 def _digits():
@@ -51,6 +54,69 @@ def test_cell_rejects_an_unknown_norm_and_other_schedules():
     sweep.cell_overrides(params, sweep.Cell('group_norm', 2, 0), replicas=4)
 
 
+def test_lines_set_groups_group_size_and_weight_standardization():
+  assert sweep.line_settings('batch_renorm') == {'norm': 'batch_renorm'}
+  assert sweep.line_settings('group_norm-G4') == {
+      'norm': 'group_norm', 'groups': 4, 'group_size': None}
+  assert sweep.line_settings('group_norm-C2+ws') == {
+      'norm': 'group_norm', 'groups': None, 'group_size': 2,
+      'weight_standardization': True}
+  with pytest.raises(ValueError, match='Malformed sweep line'):
+    sweep.line_settings('group_norm-X4')
+  with pytest.raises(ValueError, match='group_norm only'):
+    sweep.line_settings('batch_norm-G4')
+
+
+def test_group_size_line_reaches_the_built_backbone():
+  params = exp_factory.get_exp_config('resnet_gn_colour_digits')
+  params.override(sweep.cell_overrides(
+      params, sweep.Cell('group_norm-C4+ws', 8, 0), replicas=2))
+  backbone = params.task.model.backbone.resnet_gn
+  assert (backbone.groups, backbone.group_size) == (None, 4)
+  model = factory.build_classification_model(
+      input_specs=tf_keras.layers.InputSpec(shape=[None, 64, 64, 3]),
+      model_config=params.task.model,
+      l2_regularizer=None)
+  gn_layers = [layer for layer in model.backbone.layers
+               if isinstance(layer, gn_tf_keras.GroupNormalization)]
+  assert gn_layers and all(
+      (layer.groups, layer.group_size) == (None, 4) for layer in gn_layers)
+  resolved = {layer._groups for layer in gn_layers}  # noqa: SLF001
+  assert resolved == {4, 8, 16, 32}  # Widths 16..128, 4 channels a group.
+  assert any('ws_kernel' in w.name for w in model.backbone.weights)
+
+
+def test_claims_follow_the_targets():
+  def table(gn2=2.0, bn2=9.0, bn32=1.0, ln=None):
+    result = {'group_norm': {b: [2.0] for b in (32, 16, 8, 4)},
+              'batch_norm': {32: [bn32], 16: [1.0], 2: [bn2]}}
+    result['group_norm'][2] = [gn2]
+    if ln:
+      result['layer_norm'] = {32: [ln]}
+    return result
+  held = lambda t: [h for _, h in sweep.claims(t)]  # noqa: E731
+  assert held(table()) == [True, True, True, True, None, None]
+  assert held(table(gn2=3.6))[0] is False  # Spread 1.6.
+  assert held(table(bn32=0.4))[1] is False  # GN 1.6 worse at 32.
+  assert held(table(bn2=6.9))[3] is False  # BN only 4.9 worse at 2.
+  assert held(table(ln=5.9))[4] is True and held(table(ln=6.0))[4] is False
+  assert 'MISSED' in sweep.format_claims(sweep.claims(table(bn2=2.0)))
+
+
+def test_ablation_table_sits_beside_the_papers_settings():
+  rows = [{'norm': n, 'val_error': e, 'status': 'ok', 'per_replica_batch': 32}
+          for n, e in (('group_norm-G16', 0.02), ('group_norm', 0.01),
+                       ('group_norm', 0.03), ('group_norm-C1', 0.05),
+                       ('batch_norm', 0.0))]
+  table = sweep.ablation_table(rows, default_groups=8)
+  assert table == {'G': {16: [2.0], 8: [1.0, 3.0]}, 'C': {1: [5.0]}}
+  assert sweep.paper_counterpart(8, narrowest_width=16) == 32
+  lines = sweep.format_ablation(table, 16, 32).splitlines()
+  assert '| 16 | 2.00 | +0.00 | 64 | 24.6 | +0.5 |' in lines
+  assert '| 8 | 2.00 | +0.00 | 32 | 24.1 | +0.0 |' in lines
+  assert '| 1 | 5.00 | +0.00 | 4 | 24.8 | +0.6 |' in lines
+
+
 def test_table_gives_mean_and_range_over_seeds():
   rows = [
       {'norm': 'batch_norm', 'per_replica_batch': 2, 'val_error': 0.5,
@@ -84,11 +150,11 @@ def test_sweep_runs_cells_writes_table_and_plot_and_resumes(data_dir,
   output_dir = str(tmp_path / 'sweep')
   results_dir = str(tmp_path / 'docs')
   lines = []
-  kwargs = dict(experiment='resnet_gn_digits', norms=['group_norm'],
-                per_replica_batch_sizes=[1], cpu_replicas=2,
+  kwargs = dict(experiment='resnet_gn_colour_digits',
+                per_replica_batch_sizes=[1], cpu_replicas=2, seeds=[0],
                 params_override=override, results_dir=results_dir,
                 log=lines.append)
-  rows = sweep.sweep(seeds=[0], output_dir=output_dir, **kwargs)
+  rows = sweep.sweep(norms=['group_norm'], output_dir=output_dir, **kwargs)
   assert [(r['norm'], r['seed'], r['steps'], r['status']) for r in rows] == [
       ('group_norm', 0, 2, 'ok')]
   assert 0 <= rows[0]['val_error'] <= 1
@@ -97,23 +163,30 @@ def test_sweep_runs_cells_writes_table_and_plot_and_resumes(data_dir,
   assert os.path.getsize(os.path.join(results_dir, 'sweep.png')) > 1000
   assert os.listdir(os.path.join(output_dir, 'runs')) == ['group_norm_b1_s0']
 
-  # A fresh clone holds only the committed results: seed 0 is not rerun. Its
-  # seed-1 run was interrupted: that run folder is started over.
+  # A fresh clone holds only the committed results: the GN cell is not rerun.
+  # The run of the new ablation line was interrupted: its folder starts over.
   fresh_dir = str(tmp_path / 'fresh_clone_runs')
-  partial = os.path.join(fresh_dir, 'runs', 'group_norm_b1_s1')
+  partial = os.path.join(fresh_dir, 'runs', 'group_norm-G2_b1_s0')
   os.makedirs(partial)
   open(os.path.join(partial, 'left_by_a_killed_run'), 'w').close()
   lines.clear()
-  rows = sweep.sweep(seeds=[0, 1], output_dir=fresh_dir, **kwargs)
+  rows = sweep.sweep(norms=['group_norm', 'group_norm-G2'],
+                     output_dir=fresh_dir, **kwargs)
   assert lines[0].endswith('2 cells, 1 already done, 1 to run on 2 CPU '
                            'replicas.')
-  assert [(r['seed'], r['status']) for r in rows] == [(0, 'ok'), (1, 'ok')]
+  assert [(r['norm'], r['status']) for r in rows] == [
+      ('group_norm', 'ok'), ('group_norm-G2', 'ok')]
   assert sorted(os.listdir(os.path.join(fresh_dir, 'runs'))) == [
-      'group_norm_b1_s1']
+      'group_norm-G2_b1_s0']
   assert not os.path.exists(os.path.join(partial, 'left_by_a_killed_run'))
   with open(os.path.join(results_dir, 'results.csv')) as f:
-    assert [r['seed'] for r in csv.DictReader(f)] == ['0', '1']
+    assert [r['norm'] for r in csv.DictReader(f)] == ['group_norm',
+                                                      'group_norm-G2']
+  with open(os.path.join(results_dir, 'ablation.md')) as f:
+    ablation = f.read()  # Plain GN counts as the experiment's G = 8.
+  assert '| 8 | ' in ablation and '| 2 | ' in ablation
+  assert os.path.getsize(os.path.join(results_dir, 'ablation.png')) > 1000
 
   with pytest.raises(ValueError, match='holds results made with settings'):
-    sweep.sweep(**{**kwargs, 'cpu_replicas': 4}, seeds=[0],
+    sweep.sweep(**{**kwargs, 'cpu_replicas': 4}, norms=['group_norm'],
                 output_dir=output_dir)
