@@ -22,6 +22,9 @@ DIGITS_IMAGE_SIZE = 32  # The 8x8 digits, upscaled so a ResNet stem fits.
 # The batch-size study's input: ResNet's last stage is 2x2 there, not 1x1, so
 # instance norm has more than one value to normalize.
 COLOUR_DIGITS_IMAGE_SIZE = 64
+# The shapes Mask R-CNN's pretraining set (data/make_shapes_classification).
+SHAPES_TRAIN_EXAMPLES = 6000
+SHAPES_IMAGE_SIZE = 64
 
 
 @dataclasses.dataclass
@@ -48,6 +51,9 @@ class ImageClassificationTask(mg_cls.ImageClassificationTask):
   make_digits_if_missing: bool = False
   # Their style, of `data.make_digits.STYLES` ('plain', 'colour').
   digits_style: str = 'plain'
+  # Or write the shapes classification set (`data.make_shapes_classification`,
+  # its default sizes, at the model's input size).
+  make_shapes_if_missing: bool = False
 
 
 @exp_factory.register_config_factory('resnet50_gn_imagenet')
@@ -198,6 +204,66 @@ def resnet_gn_colour_digits() -> cfg.ExperimentConfig:
       best_checkpoint_export_subdir='',
       optimizer_config=common.sgd_stepwise(
           0.1 * batch_size / 32, [10 * steps_per_epoch, 13 * steps_per_epoch],
+          warmup_steps=steps_per_epoch))
+  return cfg.ExperimentConfig(
+      runtime=cfg.RuntimeConfig(distribution_strategy='mirrored'),
+      task=task, trainer=trainer,
+      restrictions=['task.train_data.is_training != None',
+                    'task.validation_data.is_training != None'])
+
+
+@exp_factory.register_config_factory('resnet_gn_shapes_pretrain')
+def resnet_gn_shapes_pretrain() -> cfg.ExperimentConfig:
+  """The "ImageNet" step of the shapes Mask R-CNN: classify synthetic shapes.
+
+  The backbone of `maskrcnn_gn_shapes` (ResNet-18 at half width, G = 8)
+  learns which shape and how many (3 kinds x 1-4: 12 classes) on 64 x 64
+  images from the detection set's own maker (`make_shapes_classification`:
+  6000 training and 1200 validation images, made on first use). Its
+  checkpoint initialises the Mask R-CNN backbone (`task.init_checkpoint`,
+  modules 'backbone'), as `resnet50_gn_imagenet` does for COCO. BN and GN
+  pretrain with this one schedule (BN: one override, or the study's row):
+  32 images per replica on `--cpu_replicas=2` (global 64, BN's normal
+  batch), lr 0.2 divided by 10 after 20 and 26 of 30 epochs, a one-epoch
+  warm-up, weight decay 1e-4 on every weight (the ImageNet recipe's), random
+  left-right flips (a flip keeps kind and count).
+  """
+  batch_size = 64
+  steps_per_epoch = SHAPES_TRAIN_EXAMPLES // batch_size
+  epochs = 30
+  data_dir = common.default_data_dir('shapes_classification')
+  data = dict(aug_crop=False, aug_rand_hflip=True, shuffle_buffer_size=6000,
+              cycle_length=1, seed=0)
+  task = ImageClassificationTask(
+      model=ImageClassificationModel(
+          num_classes=12,
+          input_size=[SHAPES_IMAGE_SIZE, SHAPES_IMAGE_SIZE, 3],
+          backbone=backbones.Backbone(
+              type='resnet_gn', resnet_gn=backbones.ResNetGN(
+                  model_id=18, depth_multiplier=0.5, groups=8)),
+          norm_activation=mg_common.NormActivation(
+              norm_momentum=0.9, norm_epsilon=1e-5, use_sync_bn=False)),
+      losses=mg_cls.Losses(l2_weight_decay=1e-4, label_smoothing=0.0),
+      train_data=mg_cls.DataConfig(
+          input_path=os.path.join(data_dir, 'train.tfrecord'),
+          is_training=True, global_batch_size=batch_size, **data),
+      validation_data=mg_cls.DataConfig(
+          input_path=os.path.join(data_dir, 'validation.tfrecord'),
+          is_training=False, global_batch_size=batch_size, drop_remainder=False,
+          **data),
+      make_shapes_if_missing=True)
+  train_steps = epochs * steps_per_epoch
+  trainer = cfg.TrainerConfig(
+      steps_per_loop=steps_per_epoch,
+      summary_interval=steps_per_epoch,
+      checkpoint_interval=5 * steps_per_epoch,
+      train_steps=train_steps,
+      validation_steps=-1,  # The whole validation set.
+      validation_interval=5 * steps_per_epoch,
+      max_to_keep=1,
+      best_checkpoint_export_subdir='',
+      optimizer_config=common.sgd_stepwise(
+          0.1 * batch_size / 32, [20 * steps_per_epoch, 26 * steps_per_epoch],
           warmup_steps=steps_per_epoch))
   return cfg.ExperimentConfig(
       runtime=cfg.RuntimeConfig(distribution_strategy='mirrored'),

@@ -9,6 +9,7 @@ from official.core import task_factory
 from official.projects.group_norm.configs import image_classification as cls_cfg
 from official.projects.group_norm.data import input_checks
 from official.projects.group_norm.data import make_digits
+from official.projects.group_norm.data import make_shapes_classification
 from official.projects.group_norm.modeling import norms
 from official.vision.tasks import image_classification as mg_cls
 
@@ -24,13 +25,19 @@ class ImageClassificationTask(mg_cls.ImageClassificationTask):
     return model
 
   def build_inputs(self, params, input_context=None) -> tf.data.Dataset:
-    """Makes the digits if asked and missing, checks paths, reads."""
-    if self.task_config.make_digits_if_missing and not tf.io.gfile.glob(
-        params.input_path):
-      # At the model's input size: the decoder would only pad other sizes.
-      make_digits.make_digits(os.path.dirname(params.input_path) or '.',
-                              self.task_config.model.input_size[0],
-                              style=self.task_config.digits_style)
+    """Makes the data if asked and missing, checks paths, reads."""
+    config = self.task_config
+    if ((config.make_digits_if_missing or config.make_shapes_if_missing)
+        and not tf.io.gfile.glob(params.input_path)):
+      data_dir = os.path.dirname(params.input_path) or '.'
+      # At the model's input size, so that the decoder does not resize.
+      image_size = config.model.input_size[0]
+      if config.make_digits_if_missing:
+        make_digits.make_digits(data_dir, image_size,
+                                style=config.digits_style)
+      else:
+        make_shapes_classification.make_shapes_classification(
+            data_dir, image_size=image_size)
     input_checks.check_input_path(params)
     return super().build_inputs(params, input_context)
 

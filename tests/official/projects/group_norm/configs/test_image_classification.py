@@ -49,3 +49,19 @@ def test_colour_digits_is_the_studys_converging_reference():
   assert lr.boundaries == [10 * steps_per_epoch, 13 * steps_per_epoch]
   assert lr.values[0] == pytest.approx(0.8 * 64 / 256)
   assert params.trainer.validation_interval == params.trainer.train_steps
+
+
+def test_shapes_pretraining_trains_the_shapes_mask_rcnn_backbone():
+  params = exp_factory.get_exp_config('resnet_gn_shapes_pretrain')
+  params.validate()
+  detector = exp_factory.get_exp_config('maskrcnn_gn_shapes')
+  ours = params.task.model.backbone.resnet_gn.as_dict()
+  theirs = detector.task.model.backbone.resnet_gn.as_dict()
+  # The same network; only the weight decay on gamma/beta differs (on for
+  # pretraining, as the ImageNet recipe; off for fine-tuning).
+  assert {k: v for k, v in ours.items() if k != 'norm_weight_decay'} == {
+      k: v for k, v in theirs.items() if k != 'norm_weight_decay'}
+  assert ours['norm_weight_decay'] and not theirs['norm_weight_decay']
+  assert params.task.make_shapes_if_missing
+  assert params.task.model.num_classes == 12  # 3 kinds x 1-4 shapes.
+  assert params.task.train_data.aug_rand_hflip  # A flip keeps the class.
