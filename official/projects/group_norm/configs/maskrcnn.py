@@ -154,6 +154,12 @@ def maskrcnn_gn_shapes() -> cfg.ExperimentConfig:
   ResNet-18 at half width, 128 x 128 images, levels P2-P5, a narrow FPN and
   heads (64 channels, G = 8), few proposals and RoIs. Global batch 2: with
   `--cpu_replicas=2` that is one image per replica, the paper's setting.
+  Weight decay 1e-4 on kernels only, none on any norm's gamma and beta
+  (`norm_weight_decay: false` in the backbone; the FPN and heads never decay
+  them), as the paper fine-tunes. From scratch by default; the backbone of
+  `resnet_gn_shapes_pretrain` plugs in as `task.init_checkpoint` (modules
+  'backbone'), and YAMLs under `configs/experiments/` switch the norms to
+  the paper's baselines (BN, BN*, BN* + GN heads, SyncBN).
   Data (2000 training and 200 validation images) is made on first use.
   """
   batch_size = 2
