@@ -44,8 +44,8 @@ def load_photographs() -> List[np.ndarray]:
   return list(datasets.load_sample_images().images)
 
 
-def _background(rng: np.random.Generator, size: int,
-                photographs: List[np.ndarray]) -> np.ndarray:
+def background(rng: np.random.Generator, size: int,
+               photographs: List[np.ndarray]) -> np.ndarray:
   """A noisy flat colour, or a random crop of a photograph resized."""
   if rng.random() < 0.5:
     colour = rng.integers(0, 256, size=3)
@@ -59,8 +59,8 @@ def _background(rng: np.random.Generator, size: int,
   return np.asarray(patch.resize((size, size), Image.BILINEAR))
 
 
-def _polygon(kind: str, centre: Tuple[float, float], radius: float,
-             angle: float) -> np.ndarray:
+def polygon(kind: str, centre: Tuple[float, float], radius: float,
+            angle: float) -> np.ndarray:
   """[K, 2] (x, y) vertices of a regular polygon (circle: 24 vertices)."""
   k = _VERTICES[kind]
   theta = angle + 2 * np.pi * np.arange(k) / k
@@ -83,7 +83,7 @@ def make_image(rng: np.random.Generator, size: int, max_shapes: int,
       shape with no free spot after 50 tries is left out, so check the
       shapes returned.
   """
-  image = Image.fromarray(_background(rng, size, photographs))
+  image = Image.fromarray(background(rng, size, photographs))
   draw = ImageDraw.Draw(image)
   placed: List[Tuple[float, float, float]] = []
   shapes = []
@@ -101,11 +101,11 @@ def make_image(rng: np.random.Generator, size: int, max_shapes: int,
     placed.append((x, y, radius))
     category = (CATEGORIES[int(rng.integers(len(CATEGORIES)))]
                 if kind is None else CATEGORIES[kind - 1])
-    polygon = _polygon(category['name'], (x, y), radius,
-                       rng.uniform(0, 2 * np.pi))
+    outline = polygon(category['name'], (x, y), radius,
+                      rng.uniform(0, 2 * np.pi))
     colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
-    draw.polygon([tuple(p) for p in polygon], fill=colour)
-    shapes.append((category['id'], polygon))
+    draw.polygon([tuple(p) for p in outline], fill=colour)
+    shapes.append((category['id'], outline))
   return np.asarray(image), shapes
 
 
