@@ -1,4 +1,4 @@
-r"""Exports a trained ResNet-GN classifier or Mask R-CNN-GN as a SavedModel.
+r"""Exports a ResNet-GN classifier, Mask R-CNN-GN or I3D-GN as a SavedModel.
 
   python -m official.projects.group_norm.export_saved_model \
       --experiment=resnet_gn_digits --checkpoint_path=/tmp/gn_digits \
@@ -8,10 +8,12 @@ Builds the serving model from the experiment (plus `--config_file` /
 `--params_override`, e.g. the run's `params.yaml`), restores
 `--checkpoint_path` (a checkpoint or a model_dir: its latest checkpoint), and
 writes `export_dir/saved_model` with a `serving_default` signature taking an
-`image_tensor` uint8 batch `[N, H, W, 3]`. A classifier returns logits and
-probabilities; a Mask R-CNN returns Model Garden's detection outputs
-(`detection_boxes` in pixels, `detection_classes`, `detection_scores`,
-`num_detections`, `detection_masks` per box, `image_info`).
+`image_tensor` uint8 batch `[N, H, W, 3]` (a video model: clips `[N, T, H, W,
+3]` of frames x temporal stride frames). A classifier (image or video)
+returns logits and probabilities; a Mask R-CNN returns Model Garden's
+detection outputs (`detection_boxes` in pixels, `detection_classes`,
+`detection_scores`, `num_detections`, `detection_masks` per box,
+`image_info`).
 `--input_type=tflite` (classifiers) takes float32 images already normalized
 as Model Garden's preprocessing does instead: the SavedModel that
 `export_tflite` converts. Refuses to overwrite an existing export. Model
@@ -31,8 +33,10 @@ from official.projects.group_norm import registry_imports  # noqa: F401 (registe
 from official.projects.group_norm import runner
 from official.projects.group_norm.configs import common
 from official.projects.group_norm.configs import maskrcnn as maskrcnn_cfg
+from official.projects.group_norm.configs import video_classification as vcfg
 from official.projects.group_norm.serving import detection
 from official.projects.group_norm.serving import image_classification
+from official.projects.group_norm.serving import video_classification
 from official.vision.serving import export_saved_model_lib
 
 FLAGS = flags.FLAGS
@@ -70,13 +74,23 @@ def export(params, checkpoint_path: str, export_dir: str,
     if latest is None:
       raise ValueError(f'No checkpoint in {checkpoint_path}.')
     checkpoint_path = latest
-  image_size = list(params.task.model.input_size[:2])
-  if isinstance(params.task, maskrcnn_cfg.MaskRCNNTask):
+  if isinstance(params.task, vcfg.VideoClassificationTask):
+    if input_type != 'image_tensor':
+      raise ValueError('Video exports take --input_type=image_tensor only; '
+                       f'received {input_type!r}.')
+    # Clips of frames x temporal stride frames, as the evaluation reads them.
+    data = params.task.validation_data
+    image_size = [data.feature_shape[0] * data.temporal_stride,
+                  *data.feature_shape[1:3]]
+    module_cls = video_classification.VideoClassificationModule
+  elif isinstance(params.task, maskrcnn_cfg.MaskRCNNTask):
     if input_type != 'image_tensor':
       raise ValueError('Mask R-CNN exports take --input_type=image_tensor '
                        f'only; received {input_type!r}.')
+    image_size = list(params.task.model.input_size[:2])
     module_cls = detection.DetectionModule
   else:
+    image_size = list(params.task.model.input_size[:2])
     module_cls = image_classification.ClassificationModule
   module = module_cls(
       params=params, batch_size=batch_size, input_image_size=image_size,

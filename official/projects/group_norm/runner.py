@@ -16,6 +16,7 @@ be on GCS.
 
 import contextlib
 import dataclasses
+import fcntl
 import json
 import logging as std_logging
 import os
@@ -292,9 +293,19 @@ class ResultsFile:
     return next((r for r in self.rows if self.key(r) == wanted), None)
 
   def put(self, row: Dict) -> None:
-    """Records `row` (replacing the one of the same key) and writes the file."""
-    self.rows = [r for r in self.rows if self.key(r) != self.key(row)]
-    self.rows.append(row)
+    """Records `row` (replacing the one of the same key) and writes the file.
+
+    The rows on disk are read again under a lock first, so that two studies
+    sharing one results file (say, two sweeps over other lines, run side by
+    side) keep each other's rows.
+    """
     os.makedirs(os.path.dirname(self.path) or '.', exist_ok=True)
-    _write_json_atomically(self.path, {'settings': self.settings,
-                                       'rows': self.rows})
+    with open(self.path + '.lock', 'w') as lock:
+      fcntl.flock(lock, fcntl.LOCK_EX)
+      if os.path.exists(self.path):
+        with open(self.path) as f:
+          self.rows = list(json.load(f)['rows'])
+      self.rows = [r for r in self.rows if self.key(r) != self.key(row)]
+      self.rows.append(row)
+      _write_json_atomically(self.path, {'settings': self.settings,
+                                         'rows': self.rows})

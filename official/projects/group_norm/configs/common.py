@@ -21,15 +21,20 @@ def default_data_dir(name: str) -> str:
 
 
 def sgd_stepwise(base_lr: float, boundaries, warmup_steps: int,
-                 warmup_factor: float = 0.0
+                 warmup_factor: float = 0.0, nesterov: bool = False
                  ) -> optimization.OptimizationConfig:
   """SGD with momentum 0.9 and a stepwise learning rate.
 
   The learning rate is divided by 10 at each boundary, after a linear
-  warm-up from `base_lr * warmup_factor`.
+  warm-up from `base_lr * warmup_factor` (none for `warmup_steps=0`).
   """
+  warmup = ({'type': 'linear', 'linear': {
+      'warmup_steps': warmup_steps,
+      'warmup_learning_rate': base_lr * warmup_factor}}
+            if warmup_steps else {'type': None})
   return optimization.OptimizationConfig({
-      'optimizer': {'type': 'sgd', 'sgd': {'momentum': 0.9}},
+      'optimizer': {'type': 'sgd', 'sgd': {'momentum': 0.9,
+                                           'nesterov': nesterov}},
       'learning_rate': {
           'type': 'stepwise',
           'stepwise': {
@@ -37,9 +42,7 @@ def sgd_stepwise(base_lr: float, boundaries, warmup_steps: int,
               'values': [base_lr * 0.1**i for i in range(len(boundaries) + 1)],
           },
       },
-      'warmup': {'type': 'linear', 'linear': {
-          'warmup_steps': warmup_steps,
-          'warmup_learning_rate': base_lr * warmup_factor}},
+      'warmup': warmup,
   })
 
 

@@ -20,7 +20,7 @@ def l2_regularizer(task_config):
   return tf_keras.regularizers.l2(decay / 2.0) if decay else None
 
 
-def _is_checkpoint(path: str) -> bool:
+def is_checkpoint(path: str) -> bool:
   """Whether `path` is a checkpoint, or a folder with one."""
   if tf.io.gfile.isdir(path):
     return tf.train.latest_checkpoint(path) is not None
@@ -52,7 +52,7 @@ class MaskRCNNTask(mg_maskrcnn.MaskRCNNTask):
   def initialize(self, model: tf_keras.Model) -> None:
     """Model Garden's initialisation, after checking `init_checkpoint`."""
     path = self.task_config.init_checkpoint
-    if path and not _is_checkpoint(path):
+    if path and not is_checkpoint(path):
       raise ValueError(
           f'task.init_checkpoint={path!r} is neither a checkpoint nor a '
           'folder holding one (e.g. the model_dir of a resnet50_gn_imagenet '

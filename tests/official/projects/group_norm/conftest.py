@@ -3,6 +3,7 @@
 import pytest
 
 from official.projects.group_norm import train
+from official.projects.group_norm.data import make_clips
 from official.projects.group_norm.data import make_shapes
 from tests.official.projects.group_norm import helpers
 
@@ -40,6 +41,28 @@ def trained_maskrcnn(shapes_dir, tmp_path_factory):  # pylint: disable=redefined
   """
   model_dir = str(tmp_path_factory.mktemp('maskrcnn_run'))
   params = helpers.shapes_params(shapes_dir, train_steps=2)
+  model, eval_logs = train.run(params, model_dir, 'train', cpu_replicas=2,
+                               run_post_eval=True, seed=0)
+  return params, model_dir, model, eval_logs
+
+
+@pytest.fixture(scope='session')
+def clips_dir(tmp_path_factory):
+  """Tiny synthetic clips: 8 training and 4 validation clips of 8 frames."""
+  path = str(tmp_path_factory.mktemp('clips'))
+  make_clips.make_clips(path, num_train=8, num_val=4, num_frames=8,
+                        frame_size=32)
+  return path
+
+
+@pytest.fixture(scope='session')
+def trained_video(clips_dir, tmp_path_factory):  # pylint: disable=redefined-outer-name
+  """I3D-GN trained 2 steps on 2 CPU replicas at 1 clip each, evaluated.
+
+  Returns (params, model_dir, model, eval_logs).
+  """
+  model_dir = str(tmp_path_factory.mktemp('video_run'))
+  params = helpers.clips_params(clips_dir, train_steps=2)
   model, eval_logs = train.run(params, model_dir, 'train', cpu_replicas=2,
                                run_post_eval=True, seed=0)
   return params, model_dir, model, eval_logs

@@ -75,3 +75,20 @@ def copy_checkpoints(model_dir, to_dir):
     if name.startswith(('ckpt', 'checkpoint')):
       tf.io.gfile.copy(os.path.join(model_dir, name),
                        os.path.join(to_dir, name))
+
+
+def clips_params(clips_dir, train_steps=2):
+  """video_i3d_gn_clips, shortened for tests, on the clips in clips_dir."""
+  params = exp_factory.get_exp_config('video_i3d_gn_clips')
+  params.override({
+      'task': {
+          'train_data': {'input_path': os.path.join(clips_dir,
+                                                    'train.tfrecord')},
+          'validation_data': {
+              'input_path': os.path.join(clips_dir, 'validation.tfrecord')},
+      },
+      'trainer': {'train_steps': train_steps, 'steps_per_loop': 1,
+                  'checkpoint_interval': 1, 'summary_interval': 1,
+                  'validation_interval': train_steps, 'validation_steps': 2},
+  }, is_strict=True)
+  return params

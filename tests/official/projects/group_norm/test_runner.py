@@ -116,3 +116,15 @@ def test_native_stderr_goes_to_the_log_and_python_stderr_stays(tmp_path):
   assert 'native log line' not in result.stderr
   logged = log.read_text()
   assert 'native log line' in logged and 'library print' in logged
+
+
+def test_two_writers_of_one_results_file_keep_each_others_rows(tmp_path):
+  path = str(tmp_path / 'results.json')
+  first = runner.ResultsFile(path, ['cell'], {'study': 'x'})
+  second = runner.ResultsFile(path, ['cell'], {'study': 'x'})  # Side by side.
+  first.put({'cell': 'a', 'error': 0.1})
+  second.put({'cell': 'b', 'error': 0.2})
+  first.put({'cell': 'a', 'error': 0.3})  # Replaces its own row only.
+  reopened = runner.ResultsFile(path, ['cell'], {'study': 'x'})
+  assert reopened.rows == [{'cell': 'b', 'error': 0.2},
+                           {'cell': 'a', 'error': 0.3}]

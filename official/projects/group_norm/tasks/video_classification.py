@@ -1,0 +1,66 @@
+"""Video classification with I3D ResNet-3D-GN: Model Garden's task, GN-aware."""
+
+import os
+
+from absl import logging
+import tensorflow as tf
+import tf_keras
+
+from official.core import task_factory
+from official.projects.group_norm.configs import video_classification as cfgs
+from official.projects.group_norm.data import input_checks
+from official.projects.group_norm.data import make_clips
+from official.projects.group_norm.modeling import norms
+from official.projects.group_norm.modeling import resnet_3d_gn
+from official.projects.group_norm.tasks import maskrcnn as maskrcnn_task
+from official.vision.tasks import video_classification as mg_video
+
+
+@task_factory.register_task_cls(cfgs.VideoClassificationTask)
+class VideoClassificationTask(mg_video.VideoClassificationTask):
+  """Model Garden's video task; checks norms, inflates 2-D checkpoints.
+
+  Training, losses, top-1/top-5 metrics and multi-clip evaluation are Model
+  Garden's own.
+  """
+
+  def build_model(self) -> tf_keras.Model:
+    """Model Garden's model, checked to hold the configured norms."""
+    model = super().build_model()
+    norms.check_model_norms(model, self.task_config.model)
+    return model
+
+  def initialize(self, model: tf_keras.Model) -> None:
+    """Model Garden's initialisation, or I3D inflation of a 2-D backbone.
+
+    Raises:
+      ValueError: for an `init_checkpoint` that holds no checkpoint, or a
+        2-D one that does not match the 3-D backbone (naming variables).
+    """
+    path = self.task_config.init_checkpoint
+    if path and not maskrcnn_task.is_checkpoint(path):
+      raise ValueError(
+          f'task.init_checkpoint={path!r} is neither a checkpoint nor a '
+          'folder holding one (e.g. the model_dir of a resnet50_gn_imagenet '
+          'run); set it, or to "" to train from scratch.')
+    if path and self.task_config.inflate_init_checkpoint:
+      if self.task_config.init_checkpoint_modules != 'backbone':
+        raise ValueError('Inflating a 2-D checkpoint initialises the backbone '
+                         'only: set task.init_checkpoint_modules=backbone.')
+      resnet_3d_gn.inflate_checkpoint(model.backbone, path)
+      logging.info('Inflated the 2-D backbone of %s into the 3-D one.', path)
+      return
+    super().initialize(model)
+
+  def build_inputs(self, params, input_context=None) -> tf.data.Dataset:
+    """Makes the clips if asked and missing, checks paths, reads."""
+    if self.task_config.make_clips_if_missing and not tf.io.gfile.glob(
+        params.input_path):
+      frames, size = params.feature_shape[0], params.feature_shape[1]
+      # Stored at least frames x stride long, at the evaluation size: no
+      # tiling, no rescale.
+      make_clips.make_clips(os.path.dirname(params.input_path) or '.',
+                            num_frames=frames * params.temporal_stride,
+                            frame_size=size)
+    input_checks.check_input_path(params)
+    return super().build_inputs(params, input_context)

@@ -1,0 +1,93 @@
+"""I3D-GN video classification through the project's train and export code.
+
+Training at one clip per replica on 2 CPU replicas, evaluation, export round
+trip, initialisation checks, data made on first use.
+"""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from official.core import exp_factory
+from official.core import task_factory
+from official.projects.group_norm import export_saved_model
+from official.projects.group_norm.data import make_clips
+from official.vision.dataloaders import video_input
+
+
+@pytest.mark.slow
+def test_one_mirrored_step_at_one_clip_per_replica(trained_video):
+  params, model_dir, model, _ = trained_video
+  assert params.task.train_data.global_batch_size == 2
+  variable = model.backbone.trainable_variables[0]
+  assert len(variable.values) == 2  # Mirrored over 2 CPU replicas.
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(model_dir))
+  assert reader.get_tensor('global_step/.ATTRIBUTES/VARIABLE_VALUE') == 2
+  names = [n for n in reader.get_variable_to_shape_map()
+           if n.startswith('model/') and 'VARIABLE_VALUE' in n]
+  assert names and all(np.isfinite(reader.get_tensor(n)).all()
+                       for n in names)
+
+
+@pytest.mark.slow
+def test_short_evaluation_reports_top_1(trained_video):
+  _, model_dir, _, eval_logs = trained_video
+  assert 0.0 <= float(eval_logs['accuracy']) <= 1.0
+  with open(os.path.join(model_dir, 'eval_metrics.json')) as f:
+    written = json.load(f)
+  assert written['global_step'] == 2
+  assert written['accuracy'] == pytest.approx(float(eval_logs['accuracy']))
+
+
+@pytest.mark.slow
+def test_export_serves_the_keras_models_outputs(trained_video, tmp_path):
+  params, model_dir, model, _ = trained_video
+  saved_model_dir = export_saved_model.export(params, model_dir,
+                                              str(tmp_path / 'export'))
+  clip = np.random.default_rng(0).integers(
+      0, 256, size=(1, 8, 32, 32, 3)).astype(np.uint8)
+  served = tf.saved_model.load(saved_model_dir).signatures[
+      'serving_default'](tf.constant(clip))
+  data = params.task.validation_data
+  frames = video_input.process_image(
+      tf.constant(clip[0]), is_training=False, num_frames=8, stride=1,
+      num_test_clips=1, min_resize=data.min_image_size, crop_size=32)
+  restored = task_factory.get_task(params.task).build_model()
+  tf.train.Checkpoint(model=restored).read(
+      tf.train.latest_checkpoint(model_dir)).expect_partial()
+  expected = restored(tf.cast(frames, tf.float32)[None], training=False)
+  np.testing.assert_allclose(served['logits'], expected, atol=1e-4)
+  np.testing.assert_allclose(served['probs'], tf.nn.softmax(expected),
+                             atol=1e-5)
+  del model
+
+
+def test_missing_init_checkpoint_is_a_clear_error(tmp_path):
+  params = exp_factory.get_exp_config('video_i3d_gn_clips')
+  params.task.init_checkpoint = str(tmp_path / 'nothing')
+  task = task_factory.get_task(params.task)
+  with pytest.raises(ValueError, match='neither a checkpoint nor a folder'):
+    task.initialize(None)
+
+
+def test_clips_are_made_at_the_clip_length_and_size(tmp_path, monkeypatch):
+  made = []
+  real = make_clips.make_clips
+
+  def small(output_dir, **kwargs):  # The real maker, fewer clips.
+    made.append(kwargs)
+    return real(output_dir, num_train=4, num_val=4, **kwargs)
+
+  monkeypatch.setattr(make_clips, 'make_clips', small)
+  params = exp_factory.get_exp_config('video_i3d_gn_clips')
+  validation = params.task.validation_data
+  validation.input_path = str(tmp_path / 'validation.tfrecord')
+  validation.global_batch_size = 4
+  task = task_factory.get_task(params.task)
+  features, labels = next(iter(task.build_inputs(validation)))
+  assert made == [{'num_frames': 8, 'frame_size': 32}]
+  assert features['image'].shape == (4, 8, 32, 32, 3)
+  assert sorted(np.argmax(labels, -1).tolist()) == [0, 1, 2, 3]
