@@ -1,12 +1,14 @@
 r"""Validation error against images per replica, for each norm (paper, Fig. 1).
 
   python -m official.projects.group_norm.studies.sweep \
-      --experiment=resnet_gn_digits --norms=batch_norm,group_norm \
-      --per_replica_batch_sizes=32,16,8,4,2 --seeds=0,1,2 --cpu_replicas=4 \
-      --output_dir=/tmp/gn_sweep
+      --experiment=resnet_gn_colour_digits --norms=batch_norm,group_norm \
+      --per_replica_batch_sizes=32,16,8,4,2 --seeds=0,1,2 --cpu_replicas=2 \
+      --output_dir=runs/sweep_colour_digits \
+      --results_dir=official/projects/group_norm/docs/sweep_colour_digits \
+      --check_claims
 
-Each cell (norm, per-replica batch, seed) is one run of the project's training
-script (`train.py`, `--mode=train_and_eval`) in its own process, on
+Each cell (line, per-replica batch, seed) is one run of the project's
+training script (`train.py`, `--mode=train_and_eval`) in its own process, on
 MirroredStrategy over the same `--cpu_replicas` logical CPUs, following the
 paper's protocol at small scale:
 - the same number of epochs for every batch size: the experiment's schedule
@@ -17,15 +19,24 @@ paper's protocol at small scale:
 - BatchNorm statistics per replica (`batch_norm`, not `sync_batch_norm`);
 - `--seeds` seeds weights and data order.
 
+A line is a norm name, or one with settings (`line_settings`): `-G<k>` /
+`-C<k>` for the group-count ablation, `+ws` for GN+WS, `+c2d` for a video
+backbone without temporal kernels. The experiment's backbone may be
+`resnet_gn` (images) or `resnet_3d_gn` (clips per replica).
+
 Cells run largest batch first, one progress line each with an ETA. After
-every cell the sweep records its row in `results_dir/results.json` (and
-`results.csv`), which is also the resume state: rerunning the same command
-(on this machine or on a fresh clone holding the committed file) runs only
-the cells without an 'ok' row there; failed cells run again; adding seeds or
-norms adds cells. A results file made with other settings (experiment,
-replicas, overrides, learning rate) is refused. At the end the sweep prints
-the summary table and plots `sweep.png` (mean error with min-max bars over
-seeds, one line per norm). Each run's own folder is `output_dir/runs/<cell>`.
+every cell the sweep records its row in `results_dir/results.json`, which is
+also the resume state: rerunning the same command (on this machine or on a
+fresh clone holding the committed file) runs only the cells without an 'ok'
+row there; failed cells run again; adding seeds or lines adds cells, and
+sweeps of other lines may share the file (side by side too). A results file
+made with other settings (experiment, replicas, overrides, learning rate) is
+refused. At the end the sweep reports every recorded cell: `results.csv`,
+the table and `sweep.png` (mean error with min-max bars over seeds, one line
+per line), the group-count ablation beside the paper's Table 3
+(`ablation.md`, `ablation.png`) when it ran, and the paper's findings as
+`claims`, which `--check_claims` turns into the exit status. Each run's own
+folder is `output_dir/runs/<cell>`.
 """
 
 import csv
@@ -54,16 +65,20 @@ RESULT_FIELDS = ('norm', 'per_replica_batch', 'global_batch', 'seed',
 
 
 LINE_PATTERN = re.compile(
-    r'^(?P<norm>[a-z_]+)(?:-(?P<kind>[GC])(?P<number>[0-9]+))?(?P<ws>\+ws)?$')
+    r'^(?P<norm>[a-z_]+)(?:-(?P<kind>[GC])(?P<number>[0-9]+))?(?P<ws>\+ws)?'
+    r'(?P<c2d>\+c2d)?$')
+BACKBONES = ('resnet_gn', 'resnet_3d_gn')  # The backbones a sweep can switch.
 
 
 def line_settings(line: str) -> Dict:
   """The backbone settings (`resnet_gn` config fields) of a sweep line.
 
   A line is a norm-factory name, optionally followed by `-G<k>` (k groups) or
-  `-C<k>` (k channels per group; the group-count ablation) and by `+ws`
-  (weight-standardized convolutions): 'group_norm', 'batch_norm',
-  'group_norm-G4', 'group_norm-C2', 'group_norm+ws'.
+  `-C<k>` (k channels per group; the group-count ablation), by `+ws`
+  (weight-standardized convolutions, `resnet_gn`) and by `+c2d` (every
+  temporal kernel 1, `resnet_3d_gn`: the video control, which `cell_overrides`
+  applies): 'group_norm', 'batch_norm', 'group_norm-G4', 'group_norm-C2',
+  'group_norm+ws', 'group_norm+c2d'.
 
   Raises:
     ValueError: for a malformed line or an unknown norm.
@@ -73,7 +88,7 @@ def line_settings(line: str) -> Dict:
     raise ValueError(
         f'Malformed sweep line {line!r}: expected a norm name, optionally '
         'with -G<groups> or -C<channels per group>, then optionally +ws '
-        "(e.g. 'group_norm-G4+ws').")
+        "and/or +c2d (e.g. 'group_norm-G4+ws').")
   norm = match['norm']
   norms_lib.get_norm(norm)  # Raises, listing the known names.
   settings = {'norm': norm}
@@ -86,7 +101,21 @@ def line_settings(line: str) -> Dict:
                     {'groups': None, 'group_size': number})
   if match['ws']:
     settings['weight_standardization'] = True
+  if match['c2d']:
+    settings['c2d'] = True
   return settings
+
+
+def _c2d_settings(backbone) -> Dict:
+  """`resnet_3d_gn` settings with every temporal kernel 1 (C2D)."""
+  from official.projects.group_norm.modeling import resnet_3d_gn  # pylint: disable=g-import-not-at-top
+  kernels = ([b.temporal_kernel_sizes for b in backbone.block_specs] or
+             resnet_3d_gn.I3D_TEMPORAL_KERNEL_SIZES[backbone.model_id])
+  strides = ([b.temporal_strides for b in backbone.block_specs] or
+             [1] * len(kernels))
+  return {'stem_conv_temporal_kernel_size': 1, 'block_specs': [
+      {'temporal_kernel_sizes': [1] * len(k), 'temporal_strides': t}
+      for k, t in zip(kernels, strides)]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,10 +155,16 @@ def cell_overrides(params, cell: Cell, replicas: int,
       backbone without a norm setting, or a malformed line.
   """
   settings = line_settings(cell.norm)
-  if params.task.model.backbone.type != 'resnet_gn':
-    raise ValueError('The sweep switches task.model.backbone.resnet_gn.norm; '
-                     f'this experiment\'s backbone is '
-                     f'{params.task.model.backbone.type!r}.')
+  backbone_type = params.task.model.backbone.type
+  if backbone_type not in BACKBONES:
+    raise ValueError(f'The sweep switches the norm of a {BACKBONES} '
+                     f'backbone; this experiment\'s is {backbone_type!r}.')
+  if settings.pop('c2d', False):
+    if backbone_type != 'resnet_3d_gn':
+      raise ValueError(f'{cell.norm!r}: +c2d needs a resnet_3d_gn backbone.')
+    settings.update(_c2d_settings(params.task.model.backbone.get()))
+  if settings.get('weight_standardization') and backbone_type != 'resnet_gn':
+    raise ValueError(f'{cell.norm!r}: +ws needs a resnet_gn backbone.')
   global_batch = cell.per_replica_batch * replicas
   scale = global_batch / params.task.train_data.global_batch_size
 
@@ -150,7 +185,7 @@ def cell_overrides(params, cell: Cell, replicas: int,
       'values': [first * v / values[0] for v in values]}}
   overrides = {
       'task': {
-          'model': {'backbone': {'resnet_gn': settings}},
+          'model': {'backbone': {backbone_type: settings}},
           'train_data': {'global_batch_size': global_batch, 'seed': cell.seed},
       },
       'trainer': {
@@ -378,8 +413,10 @@ def sweep(experiment: str, norms: Sequence[str],
   """Runs the cells the results file lacks, then writes the table and plot.
 
   Args:
-    experiment: A registered experiment with a `resnet_gn` backbone.
-    norms: Norm-factory names to compare.
+    experiment: A registered experiment with a `resnet_gn` or
+      `resnet_3d_gn` backbone (images or clips per replica).
+    norms: Lines to compare (`line_settings`: norm names, possibly with
+      groups, +ws or +c2d).
     per_replica_batch_sizes: Images per replica.
     seeds: Seeds of weights and data order.
     cpu_replicas: MirroredStrategy replicas (the same for every cell).
@@ -446,7 +483,7 @@ def sweep(experiment: str, norms: Sequence[str],
     log(f'[{i}/{len(todo)}] {cell.norm} at {cell.per_replica_batch} '
         f'images/replica, seed {cell.seed}: {outcome} in {row["wall_s"]:.0f} '
         f's | elapsed {_minutes(elapsed)}, ETA {_minutes(eta)}')
-  backbone = params.task.model.backbone.resnet_gn
+  backbone = params.task.model.backbone.get()
   write_report(results_dir, results.rows, f'{experiment}, {cpu_replicas} '
                'replicas', narrowest_width=int(64 * backbone.depth_multiplier),
                default_groups=backbone.groups, log=log)
@@ -571,14 +608,17 @@ def main(_) -> None:
 FLAGS = flags.FLAGS
 
 if __name__ == '__main__':
-  flags.DEFINE_string('experiment', 'resnet_gn_digits',
-                      'A registered experiment with a resnet_gn backbone.')
+  flags.DEFINE_string('experiment', 'resnet_gn_colour_digits',
+                      'A registered experiment with a resnet_gn or '
+                      'resnet_3d_gn backbone.')
   flags.DEFINE_list('norms', ['batch_norm', 'group_norm'],
-                    f'Norms to compare, of {norms_lib.NORM_NAMES}.')
+                    f'Lines to compare: names of {norms_lib.NORM_NAMES}, '
+                    'optionally with -G<groups> or -C<channels per group>, '
+                    '+ws (weight standardization) or +c2d (video control).')
   flags.DEFINE_list('per_replica_batch_sizes', ['32', '16', '8', '4', '2'],
                     'Images per replica.')
   flags.DEFINE_list('seeds', ['0'], 'Seeds (weights and data order).')
-  flags.DEFINE_integer('cpu_replicas', 4, 'MirroredStrategy replicas, one '
+  flags.DEFINE_integer('cpu_replicas', 2, 'MirroredStrategy replicas, one '
                        'per logical CPU device (the same for every cell).')
   flags.DEFINE_float(
       'base_learning_rate', None,

@@ -86,6 +86,24 @@ def test_group_size_line_reaches_the_built_backbone():
   assert any('ws_kernel' in w.name for w in model.backbone.weights)
 
 
+def test_video_lines_switch_the_3d_backbone_and_its_c2d_control():
+  params = exp_factory.get_exp_config('video_i3d_gn_clips')
+  overrides = sweep.cell_overrides(params, sweep.Cell('batch_norm+c2d', 1, 1),
+                                   replicas=2)
+  assert overrides['task']['train_data'] == {'global_batch_size': 2,
+                                             'seed': 1}
+  params.override(overrides)
+  backbone = params.task.model.backbone.resnet_3d_gn
+  assert backbone.norm == 'batch_norm'
+  assert backbone.stem_conv_temporal_kernel_size == 1
+  assert [tuple(b.temporal_kernel_sizes) for b in backbone.block_specs] == [
+      (1,)] * 4
+  with pytest.raises(ValueError, match=r'\+ws needs a resnet_gn backbone'):
+    sweep.cell_overrides(params, sweep.Cell('group_norm+ws', 1, 0), 2)
+  with pytest.raises(ValueError, match=r'\+c2d needs a resnet_3d_gn'):
+    sweep.cell_overrides(_digits(), sweep.Cell('group_norm+c2d', 1, 0), 2)
+
+
 def test_claims_follow_the_targets():
   def table(gn2=2.0, bn2=9.0, bn32=1.0, ln=None):
     result = {'group_norm': {b: [2.0] for b in (32, 16, 8, 4)},
