@@ -409,7 +409,8 @@ def sweep(experiment: str, norms: Sequence[str],
           per_replica_batch_sizes: Sequence[int], seeds: Sequence[int],
           cpu_replicas: int, output_dir: str, params_override: str = '',
           base_learning_rate: Optional[float] = None,
-          results_dir: Optional[str] = None, log=print) -> List[Dict]:
+          results_dir: Optional[str] = None, log=print,
+          report_claims: bool = True) -> List[Dict]:
   """Runs the cells the results file lacks, then writes the table and plot.
 
   Args:
@@ -426,6 +427,8 @@ def sweep(experiment: str, norms: Sequence[str],
     results_dir: Where `results.json` (the resume state), `results.csv` and
       `sweep.png` go. Defaults to `output_dir`.
     log: Prints a progress line.
+    report_claims: Print the classification claims (`claims`) in the
+      report; other studies check their own.
 
   Returns:
     The result rows of the requested cells, in cell order.
@@ -486,7 +489,8 @@ def sweep(experiment: str, norms: Sequence[str],
   backbone = params.task.model.backbone.get()
   write_report(results_dir, results.rows, f'{experiment}, {cpu_replicas} '
                'replicas', narrowest_width=int(64 * backbone.depth_multiplier),
-               default_groups=backbone.groups, log=log)
+               default_groups=backbone.groups, log=log,
+               report_claims=report_claims)
   return requested_rows()
 
 
@@ -539,7 +543,7 @@ def format_claims(results) -> str:
 
 def write_report(results_dir: str, rows: List[Dict], title: str,
                  narrowest_width: int, default_groups: Optional[int],
-                 log=print) -> None:
+                 log=print, report_claims: bool = True) -> None:
   """The tables and plots of every recorded row (all runs of the file).
 
   Each invocation may add other lines, batches or seeds; the report always
@@ -557,7 +561,9 @@ def write_report(results_dir: str, rows: List[Dict], title: str,
                        reverse=True)
   log('Validation error (%), mean (min-max over seeds):\n' +
       format_table(table, batch_sizes))
-  log('The paper\'s findings at this scale:\n' + format_claims(claims(table)))
+  if report_claims:
+    log('The paper\'s findings at this scale:\n' +
+        format_claims(claims(table)))
   written = ['results.json', 'results.csv']
   if table:
     plot(table, batch_sizes, os.path.join(results_dir, 'sweep.png'), title)
