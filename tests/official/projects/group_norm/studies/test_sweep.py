@@ -36,6 +36,21 @@ def test_cell_keeps_epochs_and_scales_the_learning_rate_linearly():
   assert trainer['steps_per_loop'] == trainer['validation_interval'] == 90
 
 
+def test_colour_digits_cells_keep_15_epochs_on_2_replicas():
+  params = exp_factory.get_exp_config('resnet_gn_colour_digits')
+  small = sweep.cell_overrides(params, sweep.Cell('batch_norm', 2, 0), 2)
+  large = sweep.cell_overrides(params, sweep.Cell('group_norm', 32, 0), 2)
+  assert large['task']['train_data']['global_batch_size'] == 64
+  assert large['trainer']['train_steps'] == 330  # 15 epochs of 22 steps.
+  assert small['trainer']['train_steps'] == 5280  # x16 at global batch 4.
+  lr = [o['trainer']['optimizer_config']['learning_rate']['stepwise']
+        for o in (large, small)]
+  assert lr[0]['values'][0] == pytest.approx(0.2)  # 0.8 per 256 images.
+  assert lr[1]['values'][0] == pytest.approx(0.0125)
+  assert lr[1]['boundaries'] == [16 * b for b in lr[0]['boundaries']]
+  assert small['trainer']['validation_interval'] == 5280  # Once, at the end.
+
+
 def test_base_learning_rate_is_per_256_images():
   overrides = sweep.cell_overrides(_digits(), sweep.Cell('group_norm', 32, 0),
                                    replicas=4, base_learning_rate=0.2)
