@@ -168,8 +168,10 @@ def test_table_gives_mean_and_range_over_seeds():
 
 
 @pytest.mark.slow
-def test_sweep_runs_cells_writes_table_and_plot_and_resumes(data_dir,
-                                                            tmp_path):
+def test_sweep_runs_cells_writes_table_and_plot_and_resumes(tmp_path):
+  # Its own folder: the experiment makes its colour digits there on first
+  # use (the session's digits folder holds the plain 32 px ones).
+  data_dir = str(tmp_path / 'colour_digits')
   override = json.dumps({
       'task': {
           'train_data': {'input_path': os.path.join(data_dir,
