@@ -19,11 +19,12 @@ the paper's Table 5 at our scale: GN and BN trained from scratch in every
 part; and, from a backbone pretrained on the shapes classification set
 (`resnet_gn_shapes_pretrain`, this study's "ImageNet"), GN everywhere, BN*
 (frozen BN backbone, no norm in the FPN and heads), BN* with GN in the FPN and
-heads, and SyncBN everywhere. A pretrained row first needs its backbone: the
-study pretrains it (`OUTPUT_DIR/pretrain_<norm>`, seed 0, one backbone per
-norm for all seeds) unless its checkpoint is there, records its validation
-accuracy, and refuses to fine-tune from a backbone below
-`--min_pretrain_accuracy` (a weak BN backbone would flatter GN).
+heads, and SyncBN everywhere. A pretrained row needs its backbone: before any
+fine-tuning, the study pretrains each one the missing runs need
+(`OUTPUT_DIR/pretrain_<norm>`, seed 0, one backbone per norm for all seeds)
+unless its checkpoint is there, records its validation accuracy, and refuses
+to fine-tune from a backbone below `--min_pretrain_accuracy` (a weak BN
+backbone would flatter GN).
 
 Every finished run is recorded in `results_dir/results.json`, which is also
 the resume state: a (row, seed) recorded there (say, in the committed file of
@@ -281,7 +282,15 @@ def run_study(rows: Sequence[str], seeds: Sequence[int], output_dir: str,
       os.path.join(results_dir, 'results.json'), KEY_FIELDS,
       {'experiment': EXPERIMENT, 'params_override': params_override})
   todo = [(name, seed) for seed in seeds for name in rows]
+  # Every backbone a missing run needs is pretrained and checked before any
+  # fine-tuning starts: a weak one stops the study before it costs hours.
   backbones: Dict[str, str] = {}
+  for name, seed in todo:
+    norm = ROWS[name].pretrained
+    if norm and norm not in backbones and results.get(row=name,
+                                                      seed=seed) is None:
+      backbones[norm] = pretrain(norm, output_dir, results,
+                                 min_pretrain_accuracy, log)
   for i, (name, seed) in enumerate(todo, 1):
     row = results.get(row=name, seed=seed)
     if row is not None:
@@ -290,15 +299,8 @@ def run_study(rows: Sequence[str], seeds: Sequence[int], output_dir: str,
     else:
       log(f'[{i}/{len(todo)}] {name}, seed {seed}: {train_steps} steps, logs '
           f'in {os.path.join(output_dir, f"{name}_s{seed}")}')
-      init = None
-      norm = ROWS[name].pretrained
-      if norm:
-        if norm not in backbones:
-          backbones[norm] = pretrain(norm, output_dir, results,
-                                     min_pretrain_accuracy, log)
-        init = backbones[norm]
-      row = run_row(name, seed, output_dir, train_steps, init,
-                    params_override)
+      row = run_row(name, seed, output_dir, train_steps,
+                    backbones.get(ROWS[name].pretrained), params_override)
       results.put(row)
     wall = f' in {row["wall_s"]:.0f} s' if row.get('wall_s') else ''
     log(f'    box AP {100 * row["AP"]:.1f}, mask AP '

@@ -118,17 +118,20 @@ def test_recorded_rows_are_the_resume_state(tmp_path):
 
 
 def test_a_weak_pretrained_backbone_stops_the_study(tmp_path, monkeypatch):
-  run_dir = tmp_path / 'runs' / 'pretrain_batch_norm'
-  run_dir.mkdir(parents=True)
-  (run_dir / 'eval_metrics.json').write_text(json.dumps(
-      {'accuracy': 0.4, 'global_step': 10}))
+  """Both backbones are checked before the first fine-tuning run starts."""
+  for norm, accuracy in (('group_norm', 0.9), ('batch_norm', 0.4)):
+    run_dir = tmp_path / 'runs' / f'pretrain_{norm}'
+    run_dir.mkdir(parents=True)
+    (run_dir / 'eval_metrics.json').write_text(json.dumps(
+        {'accuracy': accuracy, 'global_step': 10}))
   monkeypatch.setattr(bench.tf.train, 'latest_checkpoint',
                       lambda path: path + '/ckpt-10')
   with pytest.raises(RuntimeError, match='0.400 < --min_pretrain_accuracy'
                      '=0.6 .*not be a fair baseline'):
-    bench.run_study(['bn_frozen'], [0], str(tmp_path / 'runs'),
-                    str(tmp_path / 'docs'), min_pretrain_accuracy=0.6,
-                    log=lambda line: None)
+    bench.run_study(['gn_pretrained', 'bn_frozen'], [0],
+                    str(tmp_path / 'runs'), str(tmp_path / 'docs'),
+                    min_pretrain_accuracy=0.6, log=lambda line: None)
+  assert not (tmp_path / 'runs' / 'gn_pretrained_s0').exists()
   assert not (tmp_path / 'runs' / 'bn_frozen_s0').exists()
 
 
