@@ -44,6 +44,17 @@ def test_pairs_are_time_reversals_of_the_same_draw():
     assert make_clips.pair_of(first) == make_clips.pair_of(first + 1)
 
 
+def test_the_shape_is_always_brighter_than_its_background():
+  """One contrast sign: motion shows in the sign of the temporal change."""
+  photographs = make_shapes.load_photographs()
+  rng = np.random.default_rng(3)
+  for label in range(8):  # Flat and photographed backgrounds, every class.
+    clip = make_clips.make_clip(rng, label % 4, 8, 32, photographs)
+    shape = clip.min(-1) >= make_clips.MIN_SHAPE_LEVEL
+    assert shape.any(axis=(1, 2)).all()  # In every frame,
+    assert clip[~shape].max() < make_clips.MIN_SHAPE_LEVEL  # above the rest.
+
+
 def _shape_row_and_area(frame):
   ys, _ = np.nonzero(frame.astype(int).sum(-1) > 60)  # Off the black.
   return ys.mean(), len(ys)
