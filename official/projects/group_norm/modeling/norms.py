@@ -139,6 +139,42 @@ def get_norm(norm: NormSpec,
   return _kind(norm).make(groups, group_size)
 
 
+def backbone_norm(norm: NormSpec, groups: Optional[int],
+                  group_size: Optional[int], momentum: float, epsilon: float,
+                  regularizer, owner: str) -> Callable[..., object]:
+  """The norm a ResNet backbone puts after each of its convolutions.
+
+  Args:
+    norm: As `get_norm`'s; a backbone always normalizes, so never None.
+    groups: As `get_norm`'s.
+    group_size: As `get_norm`'s.
+    momentum: Of the moving statistics of the BN kinds.
+    epsilon: Added to the variance.
+    regularizer: Of gamma and beta (None: no weight decay on the norms).
+    owner: The backbone's name, for the error.
+
+  Returns:
+    `apply(x, name, zero_gamma=False)`: a fresh norm layer named `name` on
+    `x`, gamma starting at zero when `zero_gamma` (a residual block's last
+    norm, so the block starts as the identity).
+
+  Raises:
+    ValueError: for norm None, or whatever `get_norm` refuses.
+  """
+  make_norm = get_norm(norm, groups=groups, group_size=group_size)
+  if make_norm is None:
+    raise ValueError(f'{owner} needs a norm; received norm=None.')
+
+  def apply(x, name, zero_gamma=False):
+    return make_norm(
+        axis=-1, momentum=momentum, epsilon=epsilon,
+        gamma_initializer='zeros' if zero_gamma else 'ones',
+        gamma_regularizer=regularizer, beta_regularizer=regularizer,
+        name=name)(x)
+
+  return apply
+
+
 def norm_kwargs(norm_activation_config) -> Dict[str, float]:
   """`momentum` and `epsilon` for norm constructors, from `norm_activation`.
 

@@ -127,9 +127,9 @@ class ResNet3DGN(feature_model.FeatureModel):
         kernel_initializer=kernel_initializer,
         kernel_regularizer=kernel_regularizer,
         norm_regularizer=norm_regularizer)
-    make_norm = norms.get_norm(norm, groups=groups, group_size=group_size)
-    if make_norm is None:
-      raise ValueError('ResNet3DGN needs a norm; received norm=None.')
+    norm_layer = norms.backbone_norm(
+        norm, groups, group_size, norm_momentum, norm_epsilon,
+        norm_regularizer, 'ResNet3DGN')
 
     def conv(x, filters, kernel_size, strides, name):
       # No bias: a norm follows every convolution.
@@ -137,13 +137,6 @@ class ResNet3DGN(feature_model.FeatureModel):
           filters, kernel_size, strides=strides, padding='same',
           use_bias=False, kernel_initializer=kernel_initializer,
           kernel_regularizer=kernel_regularizer, name=name)(x)
-
-    def norm_layer(x, name, zero_gamma=False):
-      return make_norm(
-          axis=-1, momentum=norm_momentum, epsilon=norm_epsilon,
-          gamma_initializer='zeros' if zero_gamma else 'ones',
-          gamma_regularizer=norm_regularizer,
-          beta_regularizer=norm_regularizer, name=name)(x)
 
     def act(x, name):
       return layers.Activation(activation, name=name)(x)

@@ -92,6 +92,24 @@ def test_unknown_name_lists_the_known_ones():
     norms.get_norm('gruop_norm')
 
 
+def test_backbone_norm_sets_gamma_start_decay_and_refuses_none():
+  regularizer = tf_keras.regularizers.L2(1e-4)
+  norm_layer = norms.backbone_norm('group_norm', 4, None, 0.9, 1e-5,
+                                   regularizer, 'Net')
+  x = tf_keras.Input((4, 4, 8))
+  model = tf_keras.Model(x, [norm_layer(x, 'one'),
+                             norm_layer(x, 'zero', zero_gamma=True)])
+  one, zero = model.get_layer('one'), model.get_layer('zero')
+  assert isinstance(one, GroupNormalization) and one.groups == 4
+  np.testing.assert_array_equal(one.gamma.numpy(), np.ones(8))
+  np.testing.assert_array_equal(zero.gamma.numpy(), np.zeros(8))
+  assert one.gamma_regularizer is regularizer
+  assert one.beta_regularizer is regularizer
+  assert one.epsilon == 1e-5
+  with pytest.raises(ValueError, match='Net needs a norm'):
+    norms.backbone_norm(None, 4, None, 0.9, 1e-5, None, 'Net')
+
+
 def test_norm_kwargs_come_from_norm_activation_and_refuse_use_sync_bn():
   config = mg_common.NormActivation(norm_momentum=0.8, norm_epsilon=1e-4,
                                     use_sync_bn=False)
