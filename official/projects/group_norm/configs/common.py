@@ -6,6 +6,7 @@ from typing import List
 from official.core import config_definitions as cfg
 from official.core import exp_factory
 from official.modeling import optimization
+from official.vision.configs import common as mg_common
 
 _PROJECT_PACKAGE = 'official.projects.group_norm'
 
@@ -18,6 +19,18 @@ def default_data_dir(name: str) -> str:
   return os.environ.get(
       f'GN_{name.upper()}_DIR',
       os.path.join(os.path.expanduser('~'), '.cache', 'gn_keras', name))
+
+
+def norm_activation() -> mg_common.NormActivation:
+  """The norms' epsilon and momentum for every project model.
+
+  Epsilon 1e-5 (the paper's code uses it) and a momentum of 0.9 for the BN
+  kinds' moving statistics (Keras' convention; PyTorch would say 0.1).
+  `use_sync_bn` stays off: the norm's kind comes from the norm factory
+  (`'sync_batch_norm'`).
+  """
+  return mg_common.NormActivation(norm_momentum=0.9, norm_epsilon=1e-5,
+                                  use_sync_bn=False)
 
 
 def sgd_stepwise(base_lr: float, boundaries, warmup_steps: int,

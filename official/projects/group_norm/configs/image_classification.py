@@ -37,8 +37,7 @@ class ImageClassificationModel(mg_cls.ImageClassificationModel):
   backbone: backbones.Backbone = dataclasses.field(
       default_factory=lambda: backbones.Backbone(type='resnet_gn'))
   norm_activation: mg_common.NormActivation = dataclasses.field(
-      default_factory=lambda: mg_common.NormActivation(
-          norm_momentum=0.9, norm_epsilon=1e-5, use_sync_bn=False))
+      default_factory=common.norm_activation)
 
 
 @dataclasses.dataclass
@@ -75,8 +74,7 @@ def resnet50_gn_imagenet() -> cfg.ExperimentConfig:
           backbone=backbones.Backbone(
               type='resnet_gn',
               resnet_gn=backbones.ResNetGN(model_id=50, groups=32)),
-          norm_activation=mg_common.NormActivation(
-              norm_momentum=0.9, norm_epsilon=1e-5, use_sync_bn=False)),
+          norm_activation=common.norm_activation()),
       losses=mg_cls.Losses(l2_weight_decay=1e-4, label_smoothing=0.0),
       train_data=base.task.train_data.replace(global_batch_size=batch_size),
       validation_data=base.task.validation_data.replace(
@@ -117,8 +115,7 @@ def resnet_gn_digits() -> cfg.ExperimentConfig:
           backbone=backbones.Backbone(
               type='resnet_gn', resnet_gn=backbones.ResNetGN(
                   model_id=18, depth_multiplier=0.25, groups=8)),
-          norm_activation=mg_common.NormActivation(
-              norm_momentum=0.9, norm_epsilon=1e-5, use_sync_bn=False)),
+          norm_activation=common.norm_activation()),
       losses=mg_cls.Losses(l2_weight_decay=1e-4, label_smoothing=0.0),
       train_data=mg_cls.DataConfig(
           input_path=os.path.join(data_dir, 'train.tfrecord'),
@@ -181,8 +178,7 @@ def resnet_gn_colour_digits() -> cfg.ExperimentConfig:
           backbone=backbones.Backbone(
               type='resnet_gn', resnet_gn=backbones.ResNetGN(
                   model_id=18, depth_multiplier=0.25, groups=8)),
-          norm_activation=mg_common.NormActivation(
-              norm_momentum=0.9, norm_epsilon=1e-5, use_sync_bn=False)),
+          norm_activation=common.norm_activation()),
       losses=mg_cls.Losses(l2_weight_decay=1e-4, label_smoothing=0.0),
       train_data=mg_cls.DataConfig(
           input_path=os.path.join(data_dir, 'train.tfrecord'),
@@ -241,8 +237,7 @@ def resnet_gn_shapes_pretrain() -> cfg.ExperimentConfig:
           backbone=backbones.Backbone(
               type='resnet_gn', resnet_gn=backbones.ResNetGN(
                   model_id=18, depth_multiplier=0.5, groups=8)),
-          norm_activation=mg_common.NormActivation(
-              norm_momentum=0.9, norm_epsilon=1e-5, use_sync_bn=False)),
+          norm_activation=common.norm_activation()),
       losses=mg_cls.Losses(l2_weight_decay=1e-4, label_smoothing=0.0),
       train_data=mg_cls.DataConfig(
           input_path=os.path.join(data_dir, 'train.tfrecord'),

@@ -68,8 +68,7 @@ class MaskRCNN(mg_maskrcnn.MaskRCNN):
       default_factory=DetectionHead)
   mask_head: Optional[MaskHead] = dataclasses.field(default_factory=MaskHead)
   norm_activation: mg_common.NormActivation = dataclasses.field(
-      default_factory=lambda: mg_common.NormActivation(
-          norm_momentum=0.9, norm_epsilon=1e-5, use_sync_bn=False))
+      default_factory=common.norm_activation)
 
 
 @dataclasses.dataclass

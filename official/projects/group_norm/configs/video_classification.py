@@ -42,8 +42,7 @@ class VideoClassificationModel(mg_video.VideoClassificationModel):
   backbone: backbones.Backbone3D = dataclasses.field(
       default_factory=lambda: backbones.Backbone3D(type='resnet_3d_gn'))
   norm_activation: mg_common.NormActivation = dataclasses.field(
-      default_factory=lambda: mg_common.NormActivation(
-          norm_momentum=0.9, norm_epsilon=1e-5, use_sync_bn=False))
+      default_factory=common.norm_activation)
 
 
 @dataclasses.dataclass
