@@ -7,6 +7,7 @@ the backbone becomes `resnet_gn` and switching its norm is one override, e.g.
 
 import dataclasses
 import os
+from typing import Sequence
 
 from official.core import config_definitions as cfg
 from official.core import exp_factory
@@ -95,26 +96,35 @@ def resnet50_gn_imagenet() -> cfg.ExperimentConfig:
       restrictions=base.restrictions)
 
 
-@exp_factory.register_config_factory('resnet_gn_digits')
-def resnet_gn_digits() -> cfg.ExperimentConfig:
-  """A small ResNet-18-GN on scikit-learn's digits that trains here in minutes.
+def _small_classification(data_dir: str, num_classes: int, image_size: int,
+                          depth_multiplier: float, batch_size: int,
+                          trainer: cfg.TrainerConfig, hflip: bool = False,
+                          shuffle_buffer_size: int = 2000,
+                          **task_fields) -> cfg.ExperimentConfig:
+  """A ResNet-18-GN (G = 8) on a small set this project makes, mirrored.
 
-  Global batch 8: with `--cpu_replicas=4` that is 2 images per replica, the
-  regime where BatchNorm struggles. Data is made on first use.
+  Args:
+    data_dir: Holds (or will hold) `train.tfrecord` and
+      `validation.tfrecord`.
+    num_classes: Of the set.
+    image_size: Side of its square images.
+    depth_multiplier: Of the ResNet-18's widths.
+    batch_size: Global, for training and validation.
+    trainer: The schedule (`_small_trainer`).
+    hflip: Random left-right flips in training (no crops ever: the images
+      are small and whole).
+    shuffle_buffer_size: Of the training input.
+    **task_fields: Further `ImageClassificationTask` fields (which set to
+      make on first use).
   """
-  batch_size = 8
-  steps_per_epoch = DIGITS_TRAIN_EXAMPLES // batch_size
-  epochs = 6
-  data_dir = common.default_data_dir('digits')
-  data = dict(aug_crop=False, aug_rand_hflip=False, shuffle_buffer_size=2000,
-              cycle_length=1, seed=0)
+  data = dict(aug_crop=False, aug_rand_hflip=hflip,
+              shuffle_buffer_size=shuffle_buffer_size, cycle_length=1, seed=0)
   task = ImageClassificationTask(
       model=ImageClassificationModel(
-          num_classes=10,
-          input_size=[DIGITS_IMAGE_SIZE, DIGITS_IMAGE_SIZE, 3],
+          num_classes=num_classes, input_size=[image_size, image_size, 3],
           backbone=backbones.Backbone(
               type='resnet_gn', resnet_gn=backbones.ResNetGN(
-                  model_id=18, depth_multiplier=0.25, groups=8)),
+                  model_id=18, depth_multiplier=depth_multiplier, groups=8)),
           norm_activation=common.norm_activation()),
       losses=mg_cls.Losses(l2_weight_decay=1e-4, label_smoothing=0.0),
       train_data=mg_cls.DataConfig(
@@ -124,24 +134,53 @@ def resnet_gn_digits() -> cfg.ExperimentConfig:
           input_path=os.path.join(data_dir, 'validation.tfrecord'),
           is_training=False, global_batch_size=batch_size, drop_remainder=False,
           **data),
-      make_digits_if_missing=True)
-  trainer = cfg.TrainerConfig(
-      steps_per_loop=steps_per_epoch,
-      summary_interval=steps_per_epoch,
-      checkpoint_interval=steps_per_epoch,
-      train_steps=epochs * steps_per_epoch,
-      validation_steps=-1,  # The whole validation set.
-      validation_interval=steps_per_epoch,
-      max_to_keep=2,
-      best_checkpoint_export_subdir='',
-      optimizer_config=common.sgd_stepwise(
-          0.1 * batch_size / 32, [4 * steps_per_epoch, 5 * steps_per_epoch],
-          warmup_steps=steps_per_epoch // 4))
+      **task_fields)
   return cfg.ExperimentConfig(
       runtime=cfg.RuntimeConfig(distribution_strategy='mirrored'),
       task=task, trainer=trainer,
       restrictions=['task.train_data.is_training != None',
                     'task.validation_data.is_training != None'])
+
+
+def _small_trainer(steps_per_epoch: int, epochs: int, learning_rate: float,
+                   decay_epochs: Sequence[int], warmup_steps: int,
+                   loop_steps: int, eval_interval: int,
+                   max_to_keep: int = 1) -> cfg.TrainerConfig:
+  """SGD with momentum, lr / 10 after each of `decay_epochs`, whole-set eval.
+
+  `loop_steps` is also the summary interval; `eval_interval` is also the
+  checkpoint interval.
+  """
+  return cfg.TrainerConfig(
+      steps_per_loop=loop_steps,
+      summary_interval=loop_steps,
+      checkpoint_interval=eval_interval,
+      train_steps=epochs * steps_per_epoch,
+      validation_steps=-1,  # The whole validation set.
+      validation_interval=eval_interval,
+      max_to_keep=max_to_keep,
+      best_checkpoint_export_subdir='',
+      optimizer_config=common.sgd_stepwise(
+          learning_rate, [e * steps_per_epoch for e in decay_epochs],
+          warmup_steps=warmup_steps))
+
+
+@exp_factory.register_config_factory('resnet_gn_digits')
+def resnet_gn_digits() -> cfg.ExperimentConfig:
+  """A small ResNet-18-GN on scikit-learn's digits that trains here in minutes.
+
+  Global batch 8: with `--cpu_replicas=4` that is 2 images per replica, the
+  regime where BatchNorm struggles. Data is made on first use.
+  """
+  batch_size = 8
+  steps_per_epoch = DIGITS_TRAIN_EXAMPLES // batch_size
+  return _small_classification(
+      common.default_data_dir('digits'), 10, DIGITS_IMAGE_SIZE, 0.25,
+      batch_size, _small_trainer(
+          steps_per_epoch, 6, 0.1 * batch_size / 32, [4, 5],
+          warmup_steps=steps_per_epoch // 4, loop_steps=steps_per_epoch,
+          eval_interval=steps_per_epoch, max_to_keep=2),
+      make_digits_if_missing=True)
 
 
 @exp_factory.register_config_factory('resnet_gn_colour_digits')
@@ -168,44 +207,13 @@ def resnet_gn_colour_digits() -> cfg.ExperimentConfig:
   batch_size = 64
   steps_per_epoch = DIGITS_TRAIN_EXAMPLES // batch_size
   epochs = 15
-  data_dir = common.default_data_dir('colour_digits')
-  data = dict(aug_crop=False, aug_rand_hflip=False, shuffle_buffer_size=2000,
-              cycle_length=1, seed=0)
-  task = ImageClassificationTask(
-      model=ImageClassificationModel(
-          num_classes=10,
-          input_size=[COLOUR_DIGITS_IMAGE_SIZE, COLOUR_DIGITS_IMAGE_SIZE, 3],
-          backbone=backbones.Backbone(
-              type='resnet_gn', resnet_gn=backbones.ResNetGN(
-                  model_id=18, depth_multiplier=0.25, groups=8)),
-          norm_activation=common.norm_activation()),
-      losses=mg_cls.Losses(l2_weight_decay=1e-4, label_smoothing=0.0),
-      train_data=mg_cls.DataConfig(
-          input_path=os.path.join(data_dir, 'train.tfrecord'),
-          is_training=True, global_batch_size=batch_size, **data),
-      validation_data=mg_cls.DataConfig(
-          input_path=os.path.join(data_dir, 'validation.tfrecord'),
-          is_training=False, global_batch_size=batch_size, drop_remainder=False,
-          **data),
+  return _small_classification(
+      common.default_data_dir('colour_digits'), 10, COLOUR_DIGITS_IMAGE_SIZE,
+      0.25, batch_size, _small_trainer(
+          steps_per_epoch, epochs, 0.1 * batch_size / 32, [10, 13],
+          warmup_steps=steps_per_epoch, loop_steps=2 * steps_per_epoch,
+          eval_interval=epochs * steps_per_epoch),
       make_digits_if_missing=True, digits_style='colour')
-  train_steps = epochs * steps_per_epoch
-  trainer = cfg.TrainerConfig(
-      steps_per_loop=2 * steps_per_epoch,
-      summary_interval=2 * steps_per_epoch,
-      checkpoint_interval=train_steps,
-      train_steps=train_steps,
-      validation_steps=-1,  # The whole validation set.
-      validation_interval=train_steps,
-      max_to_keep=1,
-      best_checkpoint_export_subdir='',
-      optimizer_config=common.sgd_stepwise(
-          0.1 * batch_size / 32, [10 * steps_per_epoch, 13 * steps_per_epoch],
-          warmup_steps=steps_per_epoch))
-  return cfg.ExperimentConfig(
-      runtime=cfg.RuntimeConfig(distribution_strategy='mirrored'),
-      task=task, trainer=trainer,
-      restrictions=['task.train_data.is_training != None',
-                    'task.validation_data.is_training != None'])
 
 
 @exp_factory.register_config_factory('resnet_gn_shapes_pretrain')
@@ -226,42 +234,10 @@ def resnet_gn_shapes_pretrain() -> cfg.ExperimentConfig:
   """
   batch_size = 64
   steps_per_epoch = SHAPES_TRAIN_EXAMPLES // batch_size
-  epochs = 30
-  data_dir = common.default_data_dir('shapes_classification')
-  data = dict(aug_crop=False, aug_rand_hflip=True, shuffle_buffer_size=6000,
-              cycle_length=1, seed=0)
-  task = ImageClassificationTask(
-      model=ImageClassificationModel(
-          num_classes=12,
-          input_size=[SHAPES_IMAGE_SIZE, SHAPES_IMAGE_SIZE, 3],
-          backbone=backbones.Backbone(
-              type='resnet_gn', resnet_gn=backbones.ResNetGN(
-                  model_id=18, depth_multiplier=0.5, groups=8)),
-          norm_activation=common.norm_activation()),
-      losses=mg_cls.Losses(l2_weight_decay=1e-4, label_smoothing=0.0),
-      train_data=mg_cls.DataConfig(
-          input_path=os.path.join(data_dir, 'train.tfrecord'),
-          is_training=True, global_batch_size=batch_size, **data),
-      validation_data=mg_cls.DataConfig(
-          input_path=os.path.join(data_dir, 'validation.tfrecord'),
-          is_training=False, global_batch_size=batch_size, drop_remainder=False,
-          **data),
-      make_shapes_if_missing=True)
-  train_steps = epochs * steps_per_epoch
-  trainer = cfg.TrainerConfig(
-      steps_per_loop=steps_per_epoch,
-      summary_interval=steps_per_epoch,
-      checkpoint_interval=5 * steps_per_epoch,
-      train_steps=train_steps,
-      validation_steps=-1,  # The whole validation set.
-      validation_interval=5 * steps_per_epoch,
-      max_to_keep=1,
-      best_checkpoint_export_subdir='',
-      optimizer_config=common.sgd_stepwise(
-          0.1 * batch_size / 32, [20 * steps_per_epoch, 26 * steps_per_epoch],
-          warmup_steps=steps_per_epoch))
-  return cfg.ExperimentConfig(
-      runtime=cfg.RuntimeConfig(distribution_strategy='mirrored'),
-      task=task, trainer=trainer,
-      restrictions=['task.train_data.is_training != None',
-                    'task.validation_data.is_training != None'])
+  return _small_classification(
+      common.default_data_dir('shapes_classification'), 12,
+      SHAPES_IMAGE_SIZE, 0.5, batch_size, _small_trainer(
+          steps_per_epoch, 30, 0.1 * batch_size / 32, [20, 26],
+          warmup_steps=steps_per_epoch, loop_steps=steps_per_epoch,
+          eval_interval=5 * steps_per_epoch),
+      hflip=True, shuffle_buffer_size=6000, make_shapes_if_missing=True)
