@@ -16,6 +16,9 @@ results file as resume state) for:
   clip per replica, seed 0: it sees the frames but not their order, so it can
   at best tell the pairs apart (about 50% top-1).
 
+The top-1 table (`top1.md`: line, clips per replica, top-1 per seed, mean)
+goes beside the sweep's report in `--results_dir`.
+
 Exit status, the claim as measured, fixed before the runs: GN's mean top-1
 at 1 clip per replica beats BN's by at least `MARGIN` points, and beats the
 C2D control's by at least `TIME_MARGIN` points (the I3D models use time).
@@ -44,6 +47,17 @@ def top1_by_cell(rows: Sequence[Dict]) -> Dict[tuple, List[float]]:
       table.setdefault((row['norm'], row['per_replica_batch']), []).append(
           100 * (1 - row['val_error']))
   return table
+
+
+def format_table(rows: Sequence[Dict]) -> str:
+  """Markdown: per line and clips per replica, top-1 % per seed and mean."""
+  lines = ['| line | clips per replica | seeds | top-1 % per seed | '
+           'mean top-1 % |', '|' + ' --- |' * 5]
+  for (line, clips), values in sorted(top1_by_cell(rows).items()):
+    per_seed = ', '.join(f'{v:.1f}' for v in values)
+    lines.append(f'| {line} | {clips} | {len(values)} | {per_seed} | '
+                 f'{sum(values) / len(values):.1f} |')
+  return '\n'.join(lines)
 
 
 def check(rows: Sequence[Dict]) -> List[str]:
@@ -94,6 +108,11 @@ def main(_) -> None:
   if failed:
     sys.exit(f'{len(failed)} run(s) failed; see their folders under '
              f'{os.path.join(FLAGS.output_dir, "runs")}.')
+  table = format_table(rows)
+  with open(os.path.join(FLAGS.results_dir or FLAGS.output_dir, 'top1.md'),
+            'w') as f:
+    f.write(table + '\n')
+  print(table, flush=True)
   failures = check(rows)
   if failures:
     sys.exit('Benchmark failed: ' + '; '.join(failures) + '.')

@@ -20,3 +20,12 @@ def test_check_needs_both_margins_and_every_line():
   assert len(video_clips.check(rows)) == 2
   assert video_clips.check(rows[:4]) == [
       'GN, BN and the C2D control at 1 clip per replica are needed']
+
+
+def test_table_lists_top1_per_seed_and_mean_per_cell():
+  rows = [_row('group_norm', 1, 0, 98), _row('group_norm', 1, 1, 99),
+          _row('batch_norm', 1, 0, 18), dict(_row('batch_norm', 8, 0, 99),
+                                             status='failed')]
+  assert video_clips.format_table(rows).splitlines()[2:] == [
+      '| batch_norm | 1 | 1 | 18.0 | 18.0 |',
+      '| group_norm | 1 | 2 | 98.0, 99.0 | 98.5 |']
