@@ -29,7 +29,8 @@ backbone would flatter GN).
 Every finished run is recorded in `results_dir/results.json`, which is also
 the resume state: a (row, seed) recorded there (say, in the committed file of
 a fresh clone) is not run again, nor is one whose run folder holds a finished
-evaluation. The study prints a progress line per run and a markdown table.
+evaluation. The study prints a progress line per run and a markdown table of
+the requested rows, also written to `results_dir/table.md`.
 
 Exit status, the claim as measured: the GN-from-scratch row must reach
 `--min_box_ap` / `--min_mask_ap` and beat BN from scratch on both; the
@@ -313,7 +314,11 @@ def main(_) -> None:
   rows = run_study(FLAGS.rows, [int(s) for s in FLAGS.seeds],
                    FLAGS.output_dir, FLAGS.results_dir or FLAGS.output_dir,
                    FLAGS.params_override, FLAGS.min_pretrain_accuracy)
-  print(format_table(rows), flush=True)
+  table = format_table(rows)
+  with open(os.path.join(FLAGS.results_dir or FLAGS.output_dir, 'table.md'),
+            'w') as f:
+    f.write(table + '\n')
+  print(table, flush=True)
   failures = check(rows, FLAGS.min_box_ap, FLAGS.min_mask_ap)
   if failures:
     sys.exit('Benchmark failed: ' + '; '.join(failures))
