@@ -143,3 +143,13 @@ def test_committed_results_are_readable_rows():
   assert recorded['settings'] == {'experiment': bench.EXPERIMENT,
                                   'params_override': ''}
   assert all(set(bench.KEY_FIELDS) <= set(r) for r in recorded['rows'])
+
+
+def test_recorded_rows_are_every_fine_tuning_run_in_table_order(tmp_path):
+  (tmp_path / 'results.json').write_text(json.dumps({'settings': {}, 'rows': [
+      dict(GN, row='bn_frozen', seed=1), {'row': 'pretrain_batch_norm',
+                                          'seed': 0, 'accuracy': 0.9},
+      dict(GN, row='bn_frozen', seed=0), GN]}))
+  assert [(r['row'], r['seed']) for r in bench.recorded_rows(
+      str(tmp_path))] == [('group_norm', 0), ('bn_frozen', 0),
+                          ('bn_frozen', 1)]
