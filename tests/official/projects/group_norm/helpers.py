@@ -5,6 +5,7 @@ import os
 import tensorflow as tf
 
 from official.core import exp_factory
+from official.core import task_factory
 from official.modeling import hyperparams
 from official.projects.group_norm import registry_imports  # noqa: F401 (registers the experiments)
 from official.projects.group_norm.data import make_shapes
@@ -66,6 +67,46 @@ def checkpoint_step_and_weights(model_dir):
              '.OPTIMIZER_SLOT' not in n}
   return int(reader.get_tensor('global_step/.ATTRIBUTES/VARIABLE_VALUE')), (
       weights)
+
+
+def two_mirrored_steps(params, model, model_dir):
+  """Asserts a 2-step run at global batch 2 mirrored on 2 CPU replicas.
+
+  Returns:
+    The reader of its latest checkpoint, for the caller's weight checks.
+  """
+  assert params.task.train_data.global_batch_size == 2
+  variable = model.backbone.trainable_variables[0]
+  assert len(variable.values) == 2  # Mirrored over 2 CPU replicas.
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(model_dir))
+  assert reader.get_tensor('global_step/.ATTRIBUTES/VARIABLE_VALUE') == 2
+  return reader
+
+
+def first_batch_made_here(monkeypatch, tmp_path, module, maker, experiment,
+                          count):
+  """The first validation batch of `experiment`, its data made in tmp_path.
+
+  The task makes the data on first use through `module.maker`, the real
+  maker with `count` examples a split, and reads `count` examples a batch.
+
+  Returns:
+    (the keyword arguments of each call of the maker, the batch).
+  """
+  made = []
+  real = getattr(module, maker)
+
+  def small(output_dir, **kwargs):  # The real maker, fewer examples.
+    made.append(kwargs)
+    return real(output_dir, num_train=count, num_val=count, **kwargs)
+
+  monkeypatch.setattr(module, maker, small)
+  params = exp_factory.get_exp_config(experiment)
+  validation = params.task.validation_data
+  validation.input_path = str(tmp_path / 'validation.tfrecord')
+  validation.global_batch_size = count
+  task = task_factory.get_task(params.task)
+  return made, next(iter(task.build_inputs(validation)))
 
 
 def copy_checkpoints(model_dir, to_dir):

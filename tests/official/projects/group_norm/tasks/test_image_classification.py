@@ -8,6 +8,7 @@ from official.core import exp_factory
 from official.core import task_factory
 from official.projects.group_norm import registry_imports  # noqa: F401 (registers the task)
 from official.projects.group_norm.data import make_shapes_classification
+from tests.official.projects.group_norm import helpers
 
 
 def test_digits_are_made_at_the_models_size_and_style(tmp_path):
@@ -29,21 +30,9 @@ def test_digits_are_made_at_the_models_size_and_style(tmp_path):
 
 
 def test_shapes_are_made_at_the_models_size(tmp_path, monkeypatch):
-  made = []
-  real = make_shapes_classification.make_shapes_classification
-
-  def small(output_dir, **kwargs):  # The real maker, fewer images.
-    made.append(kwargs)
-    return real(output_dir, num_train=12, num_val=12, **kwargs)
-
-  monkeypatch.setattr(make_shapes_classification,
-                      'make_shapes_classification', small)
-  params = exp_factory.get_exp_config('resnet_gn_shapes_pretrain')
-  validation = params.task.validation_data
-  validation.input_path = str(tmp_path / 'validation.tfrecord')
-  validation.global_batch_size = 12
-  task = task_factory.get_task(params.task)
-  images, labels = next(iter(task.build_inputs(validation)))
+  made, (images, labels) = helpers.first_batch_made_here(
+      monkeypatch, tmp_path, make_shapes_classification,
+      'make_shapes_classification', 'resnet_gn_shapes_pretrain', 12)
   assert made == [{'image_size': 64}]
   assert images.shape == (12, 64, 64, 3)
   assert sorted(labels.numpy().tolist()) == list(range(12))  # Balanced.

@@ -19,11 +19,7 @@ from tests.official.projects.group_norm import helpers
 @pytest.mark.slow
 def test_one_mirrored_step_at_one_image_per_replica(trained_maskrcnn):
   params, model_dir, model, _ = trained_maskrcnn
-  assert params.task.train_data.global_batch_size == 2
-  variable = model.backbone.trainable_variables[0]
-  assert len(variable.values) == 2  # Mirrored over 2 CPU replicas.
-  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(model_dir))
-  assert reader.get_tensor('global_step/.ATTRIBUTES/VARIABLE_VALUE') == 2
+  reader = helpers.two_mirrored_steps(params, model, model_dir)
   names = [n for n in reader.get_variable_to_shape_map()
            if n.startswith(('backbone/', 'decoder/', 'rpn_head/',
                             'detection_head/', 'mask_head/'))]

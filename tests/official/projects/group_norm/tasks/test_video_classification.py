@@ -16,16 +16,13 @@ from official.core import task_factory
 from official.projects.group_norm import export_saved_model
 from official.projects.group_norm.data import make_clips
 from official.vision.dataloaders import video_input
+from tests.official.projects.group_norm import helpers
 
 
 @pytest.mark.slow
 def test_one_mirrored_step_at_one_clip_per_replica(trained_video):
   params, model_dir, model, _ = trained_video
-  assert params.task.train_data.global_batch_size == 2
-  variable = model.backbone.trainable_variables[0]
-  assert len(variable.values) == 2  # Mirrored over 2 CPU replicas.
-  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(model_dir))
-  assert reader.get_tensor('global_step/.ATTRIBUTES/VARIABLE_VALUE') == 2
+  reader = helpers.two_mirrored_steps(params, model, model_dir)
   names = [n for n in reader.get_variable_to_shape_map()
            if n.startswith('model/') and 'VARIABLE_VALUE' in n]
   assert names and all(np.isfinite(reader.get_tensor(n)).all()
@@ -74,20 +71,9 @@ def test_missing_init_checkpoint_is_a_clear_error(tmp_path):
 
 
 def test_clips_are_made_at_the_clip_length_and_size(tmp_path, monkeypatch):
-  made = []
-  real = make_clips.make_clips
-
-  def small(output_dir, **kwargs):  # The real maker, fewer clips.
-    made.append(kwargs)
-    return real(output_dir, num_train=4, num_val=4, **kwargs)
-
-  monkeypatch.setattr(make_clips, 'make_clips', small)
-  params = exp_factory.get_exp_config('video_i3d_gn_clips')
-  validation = params.task.validation_data
-  validation.input_path = str(tmp_path / 'validation.tfrecord')
-  validation.global_batch_size = 4
-  task = task_factory.get_task(params.task)
-  features, labels = next(iter(task.build_inputs(validation)))
+  made, (features, labels) = helpers.first_batch_made_here(
+      monkeypatch, tmp_path, make_clips, 'make_clips', 'video_i3d_gn_clips',
+      4)
   assert made == [{'num_frames': 8, 'frame_size': 32}]
   assert features['image'].shape == (4, 8, 32, 32, 3)
   assert sorted(np.argmax(labels, -1).tolist()) == [0, 1, 2, 3]
