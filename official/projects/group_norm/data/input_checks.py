@@ -1,4 +1,7 @@
-"""Clear errors for data configs that point at nothing, before any training."""
+"""Clear errors for data configs and init checkpoints that point at nothing.
+
+Both run before any training.
+"""
 
 import tensorflow as tf
 
@@ -31,3 +34,26 @@ def check_input_path(data_config) -> None:
   if all(tf.io.gfile.stat(f).length == 0 for f in files):
     raise ValueError(f'{key}={path!r}: all {len(files)} matching file(s) '
                      'are empty.')
+
+
+def check_init_checkpoint(path: str) -> None:
+  """Raises unless `path` (`task.init_checkpoint`) is empty or a checkpoint.
+
+  A folder holding a checkpoint counts as its latest one. Model Garden's
+  initialisation would otherwise fail with a message that does not name the
+  config key.
+
+  Raises:
+    ValueError: naming the config key and the path.
+  """
+  if not path:
+    return
+  if tf.io.gfile.isdir(path):
+    found = tf.train.latest_checkpoint(path) is not None
+  else:
+    found = tf.io.gfile.exists(path + '.index')
+  if not found:
+    raise ValueError(
+        f'task.init_checkpoint={path!r} is neither a checkpoint nor a '
+        'folder holding one (e.g. the model_dir of a resnet50_gn_imagenet '
+        'run); set it, or to "" to train from scratch.')

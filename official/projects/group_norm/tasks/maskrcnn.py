@@ -20,13 +20,6 @@ def l2_regularizer(task_config):
   return tf_keras.regularizers.l2(decay / 2.0) if decay else None
 
 
-def is_checkpoint(path: str) -> bool:
-  """Whether `path` is a checkpoint, or a folder with one."""
-  if tf.io.gfile.isdir(path):
-    return tf.train.latest_checkpoint(path) is not None
-  return tf.io.gfile.exists(path + '.index')
-
-
 @task_factory.register_task_cls(maskrcnn_cfg.MaskRCNNTask)
 class MaskRCNNTask(mg_maskrcnn.MaskRCNNTask):
   """Model Garden's Mask R-CNN task; `build_model` builds the GN model.
@@ -51,12 +44,7 @@ class MaskRCNNTask(mg_maskrcnn.MaskRCNNTask):
 
   def initialize(self, model: tf_keras.Model) -> None:
     """Model Garden's initialisation, after checking `init_checkpoint`."""
-    path = self.task_config.init_checkpoint
-    if path and not is_checkpoint(path):
-      raise ValueError(
-          f'task.init_checkpoint={path!r} is neither a checkpoint nor a '
-          'folder holding one (e.g. the model_dir of a resnet50_gn_imagenet '
-          'run); set it, or to "" to train from scratch.')
+    input_checks.check_init_checkpoint(self.task_config.init_checkpoint)
     super().initialize(model)
 
   def build_inputs(self, params, input_context=None) -> tf.data.Dataset:

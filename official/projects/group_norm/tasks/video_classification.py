@@ -12,7 +12,6 @@ from official.projects.group_norm.data import input_checks
 from official.projects.group_norm.data import make_clips
 from official.projects.group_norm.modeling import norms
 from official.projects.group_norm.modeling import resnet_3d_gn
-from official.projects.group_norm.tasks import maskrcnn as maskrcnn_task
 from official.vision.tasks import video_classification as mg_video
 
 
@@ -38,11 +37,7 @@ class VideoClassificationTask(mg_video.VideoClassificationTask):
         2-D one that does not match the 3-D backbone (naming variables).
     """
     path = self.task_config.init_checkpoint
-    if path and not maskrcnn_task.is_checkpoint(path):
-      raise ValueError(
-          f'task.init_checkpoint={path!r} is neither a checkpoint nor a '
-          'folder holding one (e.g. the model_dir of a resnet50_gn_imagenet '
-          'run); set it, or to "" to train from scratch.')
+    input_checks.check_init_checkpoint(path)
     if path and self.task_config.inflate_init_checkpoint:
       if self.task_config.init_checkpoint_modules != 'backbone':
         raise ValueError('Inflating a 2-D checkpoint initialises the backbone '
