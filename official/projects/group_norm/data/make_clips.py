@@ -43,12 +43,12 @@ from PIL import Image
 from PIL import ImageDraw
 import tensorflow as tf
 
-from official.projects.group_norm.data import make_digits
 from official.projects.group_norm.data import make_shapes
+from official.projects.group_norm.data import records
 from official.vision.dataloaders import tfexample_utils
 
-TRAIN_FILE = make_digits.TRAIN_FILE
-VALIDATION_FILE = make_digits.VALIDATION_FILE
+TRAIN_FILE = records.TRAIN_FILE
+VALIDATION_FILE = records.VALIDATION_FILE
 CLASSES = ('moves up', 'moves down', 'grows', 'shrinks')
 NUM_CLASSES = len(CLASSES)
 BACKGROUND_DIMMING = 0.4  # Backgrounds at most 102 of 255 ...
@@ -132,7 +132,7 @@ def make_clips(output_dir: str, num_train: int = 800, num_val: int = 200,
   for name, count, split_seed in ((TRAIN_FILE, num_train, seed),
                                   (VALIDATION_FILE, num_val, seed + 1)):
     path = os.path.join(output_dir, name)
-    make_digits.write_records(path, (
+    records.write_records(path, (
         clip_example(clip, label)
         for clip, label in _clips(count, num_frames, frame_size, split_seed)))
     paths[name] = path

@@ -10,35 +10,15 @@ deterministic (gn_keras.datasets.load_digits, which the demo uses too).
 """
 
 import os
-import tempfile
 from typing import Optional
 
 from absl import app
 from absl import flags
 from absl import logging
 import numpy as np
-import tensorflow as tf
 
 from gn_keras import datasets
-
-TRAIN_FILE = 'train.tfrecord'
-VALIDATION_FILE = 'validation.tfrecord'
-
-
-def classification_example(image: np.ndarray, label: int) -> bytes:
-  """A Model Garden classification example: a PNG and its label."""
-  png = tf.io.encode_png(tf.constant(image)).numpy()
-  feature = {
-      'image/encoded': tf.train.Feature(bytes_list=tf.train.BytesList(
-          value=[png])),
-      'image/format': tf.train.Feature(bytes_list=tf.train.BytesList(
-          value=[b'png'])),
-      'image/class/label': tf.train.Feature(int64_list=tf.train.Int64List(
-          value=[int(label)])),
-  }
-  return tf.train.Example(features=tf.train.Features(
-      feature=feature)).SerializeToString()
-
+from official.projects.group_norm.data import records
 
 STYLES = ('plain', 'colour')
 
@@ -64,34 +44,11 @@ def _to_rgb_uint8(images: np.ndarray, image_size: int, style: str = 'plain',
       np.uint8)
 
 
-def write_records(path: str, records) -> None:
-  """Writes serialized examples to `path` under a temporary name, renamed.
-
-  A reader never sees a half-written file and an interrupted run leaves
-  nothing behind.
-  """
-  output_dir = os.path.dirname(path) or '.'
-  fd, tmp = tempfile.mkstemp(dir=output_dir,
-                             prefix=f'.{os.path.basename(path)}.')
-  os.close(fd)
-  try:
-    with tf.io.TFRecordWriter(tmp) as writer:
-      for record in records:
-        writer.write(record)
-    umask = os.umask(0)  # mkstemp makes 0600; give the usual permissions.
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, path)
-  finally:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-
-
 def make_digits(output_dir: str, image_size: int = 32, seed: int = 0,
                 style: str = 'plain') -> dict:
   """Writes train/validation TFRecords into `output_dir`; returns their paths.
 
-  Files are written under temporary names and renamed (`write_records`).
+  Files are written under temporary names and renamed (`records.write_records`).
 
   Args:
     output_dir: Folder of the two files.
@@ -108,11 +65,11 @@ def make_digits(output_dir: str, image_size: int = 32, seed: int = 0,
   os.makedirs(output_dir, exist_ok=True)
   x_train, y_train, x_val, y_val = datasets.load_digits(seed)
   paths = {}
-  for name, images, labels in ((TRAIN_FILE, x_train, y_train),
-                               (VALIDATION_FILE, x_val, y_val)):
+  for name, images, labels in ((records.TRAIN_FILE, x_train, y_train),
+                               (records.VALIDATION_FILE, x_val, y_val)):
     path = os.path.join(output_dir, name)
-    write_records(path, (
-        classification_example(image, label)
+    records.write_records(path, (
+        records.classification_example(image, label)
         for image, label in zip(
             _to_rgb_uint8(images, image_size, style, rng), labels)))
     paths[name] = path

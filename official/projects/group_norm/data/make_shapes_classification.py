@@ -23,11 +23,11 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from official.projects.group_norm.data import make_digits
 from official.projects.group_norm.data import make_shapes
+from official.projects.group_norm.data import records
 
-TRAIN_FILE = make_digits.TRAIN_FILE
-VALIDATION_FILE = make_digits.VALIDATION_FILE
+TRAIN_FILE = records.TRAIN_FILE
+VALIDATION_FILE = records.VALIDATION_FILE
 
 
 def num_classes(max_count: int) -> int:
@@ -77,8 +77,8 @@ def make_shapes_classification(output_dir: str, num_train: int = 6000,
   for name, count, split_seed in ((TRAIN_FILE, num_train, seed),
                                   (VALIDATION_FILE, num_val, seed + 1)):
     path = os.path.join(output_dir, name)
-    make_digits.write_records(path, (
-        make_digits.classification_example(image, label)
+    records.write_records(path, (
+        records.classification_example(image, label)
         for image, label in _images(count, image_size, max_count,
                                     split_seed)))
     paths[name] = path

@@ -1,0 +1,48 @@
+"""TFRecord helpers every data maker shares: examples and atomic writes."""
+
+import os
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+TRAIN_FILE = 'train.tfrecord'
+VALIDATION_FILE = 'validation.tfrecord'
+
+
+def classification_example(image: np.ndarray, label: int) -> bytes:
+  """A Model Garden classification example: a PNG and its label."""
+  png = tf.io.encode_png(tf.constant(image)).numpy()
+  feature = {
+      'image/encoded': tf.train.Feature(bytes_list=tf.train.BytesList(
+          value=[png])),
+      'image/format': tf.train.Feature(bytes_list=tf.train.BytesList(
+          value=[b'png'])),
+      'image/class/label': tf.train.Feature(int64_list=tf.train.Int64List(
+          value=[int(label)])),
+  }
+  return tf.train.Example(features=tf.train.Features(
+      feature=feature)).SerializeToString()
+
+
+def write_records(path: str, records) -> None:
+  """Writes serialized examples to `path` under a temporary name, renamed.
+
+  A reader never sees a half-written file and an interrupted run leaves
+  nothing behind.
+  """
+  output_dir = os.path.dirname(path) or '.'
+  fd, tmp = tempfile.mkstemp(dir=output_dir,
+                             prefix=f'.{os.path.basename(path)}.')
+  os.close(fd)
+  try:
+    with tf.io.TFRecordWriter(tmp) as writer:
+      for record in records:
+        writer.write(record)
+    umask = os.umask(0)  # mkstemp makes 0600; give the usual permissions.
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
