@@ -24,6 +24,9 @@ class ResNetGN(hyperparams.Config):
       too (the paper's ImageNet recipe does; Mask R-CNN fine-tuning does not).
     weight_standardization: Weight-standardized convolutions (GN+WS, Qiao et
       al. 2019, as BiT uses), stored as `ws_kernel`.
+    stem_type: 'imagenet' (7x7/2 conv and 3x3/2 max-pool) or 'cifar' (one
+      3x3/1 conv: 28-32 px images).
+    num_stages: Block groups built, from the first (4; CIFAR ResNets: 3).
 
   Epsilon, momentum and activation come from the model's `norm_activation`
   (the one source for every part); its `use_sync_bn` is refused: use
@@ -37,6 +40,8 @@ class ResNetGN(hyperparams.Config):
   zero_init_last_gamma: bool = True
   norm_weight_decay: bool = True
   weight_standardization: bool = False
+  stem_type: str = 'imagenet'
+  num_stages: int = 4
 
 
 @dataclasses.dataclass

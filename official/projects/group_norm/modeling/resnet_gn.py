@@ -22,6 +22,7 @@ from official.vision.modeling.backbones import factory
 from official.vision.modeling.backbones import resnet as mg_resnet
 
 layers = tf_keras.layers
+STEM_TYPES = ('imagenet', 'cifar')
 
 
 @tf_keras.utils.register_keras_serializable(package='GroupNorm')
@@ -51,6 +52,13 @@ class ResNetGN(feature_model.FeatureModel):
     weight_standardization: Weight-standardized convolutions
       (`ws_conv.WSConv2D`, GN+WS as in BiT) instead of plain ones. Defaults
       to False.
+    stem_type: 'imagenet' (a 7x7 stride-2 conv and a stride-2 max-pool, /4)
+      or 'cifar' (one 3x3 stride-1 conv, no pooling: for 28-32 px images,
+      whose last maps would otherwise collapse to 1x1). Defaults to
+      'imagenet'.
+    num_stages: How many of `model_id`'s block groups to build, from the
+      first (CIFAR ResNets have 3). Defaults to 4; endpoints are '2' to
+      str(1 + num_stages).
     **kwargs: `tf_keras.Model` arguments.
   """
 
@@ -70,10 +78,18 @@ class ResNetGN(feature_model.FeatureModel):
                kernel_regularizer=None,
                norm_regularizer=None,
                weight_standardization: bool = False,
+               stem_type: str = 'imagenet',
+               num_stages: int = 4,
                **kwargs):
     if model_id not in mg_resnet.RESNET_SPECS:
       raise ValueError(f'Unknown ResNet depth model_id={model_id!r}; known: '
                        f'{sorted(mg_resnet.RESNET_SPECS)}.')
+    if stem_type not in STEM_TYPES:
+      raise ValueError(f'Unknown stem_type={stem_type!r}; known: '
+                       f'{STEM_TYPES}.')
+    specs = mg_resnet.RESNET_SPECS[model_id]
+    if not 1 <= num_stages <= len(specs):
+      raise ValueError(f'num_stages={num_stages} must be in 1..{len(specs)}.')
     config = dict(
         model_id=model_id, input_specs=input_specs, norm=norm, groups=groups,
         group_size=group_size, norm_epsilon=norm_epsilon,
@@ -83,7 +99,8 @@ class ResNetGN(feature_model.FeatureModel):
         kernel_initializer=kernel_initializer,
         kernel_regularizer=kernel_regularizer,
         norm_regularizer=norm_regularizer,
-        weight_standardization=weight_standardization)
+        weight_standardization=weight_standardization, stem_type=stem_type,
+        num_stages=num_stages)
     norm_layer = norms.backbone_norm(
         norm, groups, group_size, norm_momentum, norm_epsilon,
         norm_regularizer, 'ResNetGN')
@@ -125,12 +142,16 @@ class ResNetGN(feature_model.FeatureModel):
       return act(x, f'{name}_out')
 
     inputs = tf_keras.Input(shape=input_specs.shape[1:], name='images')
-    x = conv(inputs, int(64 * depth_multiplier), 7, 2, 'stem_conv')
-    x = act(norm_layer(x, 'stem_norm'), 'stem_act')
-    x = layers.MaxPool2D(3, 2, padding='same', name='stem_pool')(x)
+    if stem_type == 'imagenet':
+      x = conv(inputs, int(64 * depth_multiplier), 7, 2, 'stem_conv')
+      x = act(norm_layer(x, 'stem_norm'), 'stem_act')
+      x = layers.MaxPool2D(3, 2, padding='same', name='stem_pool')(x)
+    else:
+      x = conv(inputs, int(64 * depth_multiplier), 3, 1, 'stem_conv')
+      x = act(norm_layer(x, 'stem_norm'), 'stem_act')
     endpoints = {}
     for level, (block_type, filters, repeats) in enumerate(
-        mg_resnet.RESNET_SPECS[model_id], start=2):
+        specs[:num_stages], start=2):
       for b in range(repeats):
         x = block(x, int(filters * depth_multiplier),
                   strides=2 if (b == 0 and level > 2) else 1,
@@ -167,4 +188,5 @@ def build_resnet_gn(
       activation=norm_activation_config.activation,
       kernel_regularizer=l2_regularizer,
       norm_regularizer=l2_regularizer if config.norm_weight_decay else None,
-      weight_standardization=config.weight_standardization)
+      weight_standardization=config.weight_standardization,
+      stem_type=config.stem_type, num_stages=config.num_stages)

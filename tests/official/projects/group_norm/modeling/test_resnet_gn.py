@@ -87,3 +87,29 @@ def test_batch_norm_checkpoint_cannot_load_silently_into_gn_model(tmp_path):
   status = tf.train.Checkpoint(model=gn).read(path).expect_partial()
   with pytest.raises(AssertionError, match='gn_gamma'):
     status.assert_existing_objects_matched()
+
+
+def test_cifar_stem_and_three_stages_keep_8x8_last_maps_at_32_px():
+  spec = tf_keras.layers.InputSpec(shape=[None, 32, 32, 3])
+  model = resnet_gn.ResNetGN(18, spec, depth_multiplier=0.25, groups=8,
+                             stem_type='cifar', num_stages=3)
+  assert {k: v.as_list() for k, v in model.output_specs.items()} == {
+      '2': [None, 32, 32, 16], '3': [None, 16, 16, 32],
+      '4': [None, 8, 8, 64]}
+  assert model.get_layer('stem_conv').kernel_size == (3, 3)
+  assert 'stem_pool' not in [layer.name for layer in model.layers]
+  # The same blocks as the ImageNet stem's first three stages.
+  imagenet = resnet_gn.ResNetGN(18, spec, depth_multiplier=0.25, groups=8,
+                                num_stages=3)
+  names = lambda m: {w.name for w in m.weights}  # noqa: E731
+  assert names(model) == names(imagenet)
+  rebuilt = resnet_gn.ResNetGN.from_config(model.get_config())
+  assert rebuilt.get_config()['stem_type'] == 'cifar'
+  assert len(rebuilt.output_specs) == 3
+
+
+def test_bad_stem_and_stage_count_raise():
+  with pytest.raises(ValueError, match="Unknown stem_type='cifar10'"):
+    resnet_gn.ResNetGN(18, SPEC, stem_type='cifar10')
+  with pytest.raises(ValueError, match=r'num_stages=5 must be in 1\.\.4'):
+    resnet_gn.ResNetGN(18, SPEC, num_stages=5)
