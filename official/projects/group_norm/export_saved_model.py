@@ -30,7 +30,7 @@ import tensorflow as tf
 from gn_keras import ops as gn_ops
 from official.modeling import hyperparams
 from official.projects.group_norm import registry_imports  # noqa: F401 (registers the experiments)
-from official.projects.group_norm import runner
+from official.projects.group_norm import script_logs
 from official.projects.group_norm.configs import common
 from official.projects.group_norm.configs import maskrcnn as maskrcnn_cfg
 from official.projects.group_norm.configs import video_classification as vcfg
@@ -116,10 +116,10 @@ def main(_):
                                               is_strict=True)
   params.validate()
   params.lock()
+  local = script_logs.is_local(FLAGS.export_dir)
   log_file = (os.path.join(FLAGS.export_dir, 'export.log')
-              if runner.is_local(FLAGS.export_dir) and not FLAGS.logtostderr
-              else None)
-  with runner.terminal_and_log(log_file) as show:
+              if local and not FLAGS.logtostderr else None)
+  with script_logs.terminal_and_log(log_file) as show:
     path = export(params, FLAGS.checkpoint_path, FLAGS.export_dir,
                   FLAGS.batch_size, FLAGS.input_type)
     show(f'Exported SavedModel: {path}')

@@ -1,126 +1,33 @@
-"""Running the project's scripts: train.py as a child, logs, metrics, results.
+"""Child runs of train.py and their records: metrics, history, results.
 
 Studies (sweeps, benchmarks) train each configuration in its own process:
 `train_command` builds the command line, `run_train` runs it with its output
 in a log file, times it and reads the evaluation that `train.py` wrote with
-`write_eval_metrics`. `ResultsFile` is a study's committed results and, at the
-same time, its resume state: a fresh clone that reruns the study's command
-continues from the runs recorded there instead of repeating them.
+`write_eval_metrics` and the curves it kept with `append_history`.
+`ResultsFile` is a study's committed results and, at the same time, its
+resume state: a fresh clone that reruns the study's command continues from
+the runs recorded there instead of repeating them; `read_rows` reads any
+study's rows, and `results_dir` says where they go.
 
 Each study keeps its own resume and failure policy; this module only runs,
-times and records. `terminal_and_log` is how the scripts send Model
-Garden's full log to a file, so that their terminals show progress and
-results. The eval-metrics file goes through `tf.io.gfile`, as model_dirs may
-be on GCS.
+times and records. The run files go through `tf.io.gfile`, as model_dirs may
+be on GCS. (How the scripts show progress and log: `script_logs.py`.)
 """
 
-import contextlib
 import dataclasses
 import fcntl
 import json
-import logging as std_logging
 import os
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence, TextIO
+from typing import Any, Dict, List, Optional, Sequence
 
-from absl import logging
 import numpy as np
 import tensorflow as tf
 
 EVAL_METRICS_FILE = 'eval_metrics.json'
 TRAIN_MODULE = 'official.projects.group_norm.train'
-
-
-def log_to_file(path: str) -> TextIO:
-  """Sends absl's and TensorFlow's log records to `path`, appended.
-
-  The terminal then shows only records at absl's --stderrthreshold and
-  above, or all of them with --alsologtostderr, as absl's own log files do.
-
-  Returns:
-    The log file's stream, open for the rest of the process.
-  """
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  stream = open(path, 'a')  # Open for the rest of the process.
-  logging.get_absl_handler().python_handler.setStream(stream)
-  # TensorFlow's logger gets its own stderr handler when it is set up before
-  # absl's; without it, its records reach absl's handler through the root.
-  tf_logger = std_logging.getLogger('tensorflow')
-  for handler in list(tf_logger.handlers):
-    tf_logger.removeHandler(handler)
-  tf_logger.propagate = True
-  return stream
-
-
-def is_local(path: str) -> bool:
-  """Whether `path` is on this machine (not gs://, s3://, ...)."""
-  return '://' not in path
-
-
-@contextlib.contextmanager
-def terminal_and_log(log_path: Optional[str]):
-  """The scripts' output: progress to the terminal, the rest to a log file.
-
-  Inside, absl's and TensorFlow's records and the prints of libraries (Orbit
-  prints its records) go to `log_path`; the yielded function prints a line to
-  the terminal. With no `log_path` everything stays on the terminal.
-
-  Args:
-    log_path: A local file, appended to; None for no log file.
-
-  Yields:
-    `show(line)`, printing a line to the terminal.
-  """
-  terminal = sys.stdout
-
-  def show(line: str) -> None:
-    print(line, file=terminal, flush=True)
-
-  if log_path is None:
-    yield show
-    return
-  stream = log_to_file(log_path)
-  with contextlib.redirect_stdout(stream), _native_stderr_to(stream):
-    yield show
-
-
-@contextlib.contextmanager
-def _native_stderr_to(stream: TextIO):
-  """Sends what native code writes to file descriptor 2 to `stream`.
-
-  TensorFlow's C++ and XLA's logs (e.g. "Compiled cluster using XLA!", which
-  the op's own compilation triggers once per process) write to descriptor 2
-  whatever TF_CPP_MIN_LOG_LEVEL says. Python's `sys.stderr` (warnings,
-  tracebacks) stays on the terminal through a copy of the descriptor. Where
-  stderr has no descriptor (e.g. under pytest's capture), nothing changes.
-  """
-  try:
-    fd = sys.stderr.fileno()
-    stream.flush()
-    log_fd = stream.fileno()
-  except (AttributeError, OSError, ValueError):  # No real descriptor.
-    yield
-    return
-  sys.stderr.flush()
-  saved = os.dup(fd)
-  python_stderr = sys.stderr
-  sys.stderr = os.fdopen(os.dup(saved), 'w', buffering=1)
-  os.dup2(log_fd, fd)
-  try:
-    yield
-  finally:
-    sys.stderr.flush()
-    sys.stderr.close()
-    sys.stderr = python_stderr
-    os.dup2(saved, fd)
-    os.close(saved)
-
-
-def format_metrics(logs) -> str:
-  """'accuracy 0.9694, top_5_accuracy 1, ...': scalar metrics on one line."""
-  return ', '.join(f'{k} {v:.4g}' for k, v in scalar_metrics(logs).items())
 
 
 def scalar_metrics(logs) -> Dict[str, float]:
@@ -151,6 +58,32 @@ def write_eval_metrics(model_dir: str, logs, global_step: int) -> Dict:
   metrics = {**scalar_metrics(logs), 'global_step': int(global_step)}
   _write_json_atomically(os.path.join(model_dir, EVAL_METRICS_FILE), metrics)
   return metrics
+
+
+HISTORY_FILE = 'history.json'
+
+
+def append_history(model_dir: str, entry: Dict) -> None:
+  """Adds a training loop's or an evaluation's scalars to the run's history.
+
+  `model_dir/history.json` is a list of {'step', 'kind' ('train' or 'eval'),
+  metric: value}; an entry replaces those of the same kind at or after its
+  step, so a resumed run rewrites what it repeats.
+  """
+  history = read_history(model_dir)
+  history = [e for e in history
+             if e['kind'] != entry['kind'] or e['step'] < entry['step']]
+  _write_json_atomically(os.path.join(model_dir, HISTORY_FILE),
+                         history + [entry])
+
+
+def read_history(model_dir: str) -> List[Dict]:
+  """The entries `append_history` wrote (none if absent)."""
+  path = os.path.join(model_dir, HISTORY_FILE)
+  if not tf.io.gfile.exists(path):
+    return []
+  with tf.io.gfile.GFile(path) as f:
+    return json.load(f)
 
 
 def read_eval_metrics(model_dir: str) -> Optional[Dict]:
@@ -202,11 +135,13 @@ class RunResult:
     wall_s: Its wall time, seconds.
     metrics: Its `eval_metrics.json`, or None if it wrote none.
     log_path: The file holding its stdout and stderr (tracebacks included).
+    history: Its `history.json` (training loops and evaluations).
   """
   returncode: int
   wall_s: float
   metrics: Optional[Dict]
   log_path: str
+  history: List[Dict] = dataclasses.field(default_factory=list)
 
   @property
   def ok(self) -> bool:
@@ -244,7 +179,25 @@ def run_train(command: Sequence[str], model_dir: str,
                                  stderr=subprocess.STDOUT)
   return RunResult(returncode=returncode,
                    wall_s=round(time.monotonic() - start, 1),
-                   metrics=read_eval_metrics(model_dir), log_path=log_path)
+                   metrics=read_eval_metrics(model_dir), log_path=log_path,
+                   history=read_history(model_dir))
+
+
+RESULTS_FILE = 'results.json'
+
+
+def results_dir(results_dir: Optional[str], output_dir: str) -> str:
+  """Where a study's results go: `results_dir`, else its output folder."""
+  return results_dir or output_dir
+
+
+def read_rows(results_dir: str) -> List[Dict]:
+  """The rows recorded in `results_dir`'s results file (none if absent)."""
+  path = os.path.join(results_dir, RESULTS_FILE)
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return list(json.load(f)['rows'])
 
 
 class ResultsFile:

@@ -33,6 +33,7 @@ import contextlib
 import functools
 import os
 import re
+import sys
 
 from absl import app
 from absl import flags
@@ -49,6 +50,7 @@ from official.core import train_utils
 from official.modeling import performance
 from official.projects.group_norm import registry_imports  # noqa: F401 (registers the experiments)
 from official.projects.group_norm import runner
+from official.projects.group_norm import script_logs
 from official.projects.group_norm import trainer as trainer_lib
 from official.projects.group_norm.configs import common
 
@@ -78,6 +80,12 @@ flags.DEFINE_string(
 def configure_cpu_replicas(cpu_replicas: int) -> None:
   """Splits the first CPU into `cpu_replicas` logical devices, once.
 
+  Each replica's ops also get their share of the cores (intra-op threads =
+  cores // replicas, at least 1): the replicas run side by side, and with
+  every op spread over every core they only contend (measured on 2 cores, 2
+  replicas: 1.5x the steps/s at 2 images per replica, 1.2x at 32).
+  $TF_NUM_INTRAOP_THREADS, if set, wins.
+
   Raises:
     ValueError: if TensorFlow already runs with a different split.
   """
@@ -87,6 +95,9 @@ def configure_cpu_replicas(cpu_replicas: int) -> None:
   try:
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_replicas)
+    if 'TF_NUM_INTRAOP_THREADS' not in os.environ:
+      tf.config.threading.set_intra_op_parallelism_threads(
+          max(1, (os.cpu_count() or 1) // cpu_replicas))
   except RuntimeError:  # Devices already initialised (e.g. in tests).
     pass
   have = len(tf.config.list_logical_devices('CPU'))
@@ -171,9 +182,10 @@ def run(params, model_dir: str, mode: str, cpu_replicas: int = 0,
           evaluate='eval' in mode or run_post_eval,
           checkpoint_exporter=train_lib.maybe_create_best_ckpt_exporter(
               params, model_dir),
-          trainer_cls=functools.partial(trainer_lib.GuardedTrainer,
-                                        replay_input=deterministic,
-                                        progress=progress))
+          trainer_cls=functools.partial(
+              trainer_lib.GuardedTrainer, replay_input=deterministic,
+              progress=progress, history_dir=(
+                  model_dir if script_logs.is_local(model_dir) else None)))
     trainer_lib.check_checkpoint_matches(trainer, model_dir)
     try:
       model, eval_logs = train_lib.run_experiment(
@@ -216,11 +228,11 @@ def main(_) -> None:
   model_dir_is_new = not tf.io.gfile.exists(FLAGS.model_dir)
   log_file = FLAGS.log_file or (
       os.path.join(FLAGS.model_dir, 'train.log')
-      if runner.is_local(FLAGS.model_dir) else None)
+      if script_logs.is_local(FLAGS.model_dir) else None)
   if FLAGS.logtostderr:
     log_file = None
   with _removed_if_no_checkpoint(FLAGS.model_dir, model_dir_is_new), (
-      runner.terminal_and_log(log_file)) as show:
+      script_logs.terminal_and_log(log_file)) as show:
     gin.parse_config_files_and_bindings(FLAGS.gin_file, FLAGS.gin_params)
     common.get_exp_config(FLAGS.experiment)  # A clear unknown-name error.
     params = train_utils.parse_configuration(FLAGS)
@@ -233,12 +245,27 @@ def main(_) -> None:
                        model_dir_is_new=model_dir_is_new)
     train_utils.save_gin_config(FLAGS.mode, FLAGS.model_dir)
     if eval_logs:
-      show(f'Final evaluation: {runner.format_metrics(eval_logs)}')
+      show(f'Final evaluation: {script_logs.format_metrics(eval_logs)}')
       if 'accuracy' in eval_logs:
         show(f'Validation accuracy: {float(eval_logs["accuracy"]):.4f}')
+
+
+def main_and_exit(argv) -> None:
+  """`main`, then an exit that skips TensorFlow's teardown.
+
+  Everything is written when `main` returns. With TF 2.20 on logical CPU
+  replicas, destroying the distributed input iterators at interpreter exit
+  can deadlock (a tf.data thread pool waits for a thread blocked on a full
+  device buffer), leaving a finished run's process alive forever.
+  """
+  main(argv)
+  logging.flush()
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os._exit(0)  # pylint: disable=protected-access
 
 
 if __name__ == '__main__':
   tfm_flags.define_flags()
   flags.mark_flags_as_required(['experiment', 'mode', 'model_dir'])
-  app.run(main)
+  app.run(main_and_exit)

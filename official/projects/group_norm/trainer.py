@@ -13,6 +13,8 @@
 - `progress` (e.g. `print`) receives one line per training loop (step,
   steps/s, loss, ETA) and one per evaluation (its scalar metrics): what a
   person at the terminal needs while Model Garden's full log goes to a file.
+- `history_dir`, if set, gets each training loop's and evaluation's scalars
+  in `history.json` (`runner.append_history`): the training curves.
 
 `check_checkpoint_matches` refuses a model_dir whose checkpoint was written by
 another model (e.g. BatchNorm's, resumed with a GroupNorm config), which
@@ -28,6 +30,7 @@ import tensorflow as tf
 
 from official.core import base_trainer
 from official.projects.group_norm import runner
+from official.projects.group_norm import script_logs
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -38,8 +41,10 @@ class GuardedTrainer(base_trainer.Trainer):
   """`base_trainer.Trainer` that stops on NaN loss and can replay its input."""
 
   def __init__(self, *args, replay_input: bool = False,
-               progress: Optional[Callable[[str], None]] = None, **kwargs):
+               progress: Optional[Callable[[str], None]] = None,
+               history_dir: Optional[str] = None, **kwargs):
     super().__init__(*args, **kwargs)
+    self._history_dir = history_dir
     self._replay_input = replay_input
     self._input_positioned = False
     self._progress = progress
@@ -93,7 +98,15 @@ class GuardedTrainer(base_trainer.Trainer):
           'data, then resume.')
     if self._progress and self._loop_start:
       self._progress(self._loop_line(loss))
+    self._record('train', logs)
     return logs
+
+  def _record(self, kind: str, logs) -> None:
+    """Appends the scalars of `logs` to the run's history, if kept."""
+    if self._history_dir:
+      runner.append_history(self._history_dir, {
+          'kind': kind, 'step': int(self.global_step.numpy()),
+          **runner.scalar_metrics(logs)})
 
   def _loop_line(self, loss: float) -> str:
     """'step 179/1074 (17%) | 21.3 steps/s | loss 0.812 | ETA 0:42'."""
@@ -110,7 +123,8 @@ class GuardedTrainer(base_trainer.Trainer):
     logs = super().eval_end(*args, **kwargs)
     if self._progress:
       self._progress(f'eval at step {int(self.global_step.numpy())}: '
-                     f'{runner.format_metrics(logs)}')
+                     f'{script_logs.format_metrics(logs)}')
+    self._record('eval', logs)
     return logs
 
 

@@ -2,7 +2,6 @@
 
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -76,48 +75,6 @@ def test_results_file_is_the_resume_state(tmp_path):
     runner.ResultsFile(path, ['norm', 'seed'], {**settings, 'replicas': 4})
 
 
-def test_remote_model_dirs_keep_the_log_on_the_terminal(capsys):
-  assert runner.is_local('runs/a') and runner.is_local('/tmp/a')
-  assert not runner.is_local('gs://bucket/run')
-  with runner.terminal_and_log(None) as show:
-    show('step 1/2')
-    print('library print')
-  assert capsys.readouterr().out == 'step 1/2\nlibrary print\n'
-
-
-def test_format_metrics_keeps_the_scalars():
-  assert runner.format_metrics({'accuracy': np.float32(0.96944),
-                                'confusion': np.zeros((2, 2)),
-                                'loss': 0.25}) == 'accuracy 0.9694, loss 0.25'
-
-
-_NATIVE_STDERR_SCRIPT = '''
-import os, sys
-from official.projects.group_norm import runner
-with runner.terminal_and_log(sys.argv[1]) as show:
-  show('progress line')
-  os.write(2, b'native log line\\n')  # As TensorFlow's C++ logs write.
-  print('python warning', file=sys.stderr)
-  print('library print')
-os.write(2, b'after the run\\n')
-'''
-
-
-@pytest.mark.slow  # A child process: the terminal's descriptors are real.
-def test_native_stderr_goes_to_the_log_and_python_stderr_stays(tmp_path):
-  log = tmp_path / 'train.log'
-  result = subprocess.run(
-      [sys.executable, '-c', _NATIVE_STDERR_SCRIPT, str(log)],
-      capture_output=True, text=True, check=True,
-      cwd=os.path.join(os.path.dirname(__file__), *['..'] * 4))
-  assert result.stdout == 'progress line\n'
-  assert 'python warning' in result.stderr
-  assert 'after the run' in result.stderr
-  assert 'native log line' not in result.stderr
-  logged = log.read_text()
-  assert 'native log line' in logged and 'library print' in logged
-
-
 def test_two_writers_of_one_results_file_keep_each_others_rows(tmp_path):
   path = str(tmp_path / 'results.json')
   first = runner.ResultsFile(path, ['cell'], {'study': 'x'})
@@ -128,3 +85,22 @@ def test_two_writers_of_one_results_file_keep_each_others_rows(tmp_path):
   reopened = runner.ResultsFile(path, ['cell'], {'study': 'x'})
   assert reopened.rows == [{'cell': 'b', 'error': 0.2},
                            {'cell': 'a', 'error': 0.3}]
+
+
+def test_read_rows_and_the_results_folder():
+  assert runner.results_dir(None, 'runs/x') == 'runs/x'
+  assert runner.results_dir('docs/x', 'runs/x') == 'docs/x'
+
+
+def test_history_keeps_one_entry_per_kind_and_step(tmp_path):
+  model_dir = str(tmp_path)
+  assert runner.read_history(model_dir) == []
+  runner.append_history(model_dir, {'kind': 'train', 'step': 10, 'loss': 2.0})
+  runner.append_history(model_dir, {'kind': 'eval', 'step': 10, 'acc': 0.5})
+  runner.append_history(model_dir, {'kind': 'train', 'step': 20, 'loss': 1.0})
+  # A resumed run repeats step 20: its entry replaces the first one's.
+  runner.append_history(model_dir, {'kind': 'train', 'step': 20, 'loss': 0.9})
+  assert runner.read_history(model_dir) == [
+      {'kind': 'train', 'step': 10, 'loss': 2.0},
+      {'kind': 'eval', 'step': 10, 'acc': 0.5},
+      {'kind': 'train', 'step': 20, 'loss': 0.9}]

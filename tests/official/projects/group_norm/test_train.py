@@ -186,7 +186,8 @@ def test_unknown_experiment_lists_the_projects():
                      r".*\['maskrcnn_gn_shapes', 'maskrcnn_resnetfpn_gn_coco', "
                      r"'maskrcnn_resnetfpn_gn_coco_scratch', "
                      r"'resnet50_gn_imagenet', 'resnet_gn_colour_digits', "
-                     r"'resnet_gn_digits', 'resnet_gn_shapes_pretrain', "
+                     r"'resnet_gn_digits', 'resnet_gn_fashion_photos', "
+                     r"'resnet_gn_fashion_plain', 'resnet_gn_shapes_pretrain', "
                      r"'video_i3d_gn_clips', 'video_i3d_r50_gn_kinetics400'\]"):
     common.get_exp_config('resnet_gn_digit')
 
