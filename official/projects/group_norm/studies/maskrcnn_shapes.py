@@ -43,7 +43,6 @@ are not recorded is not checked.
 """
 
 import dataclasses
-import json
 import os
 import sys
 from typing import Dict, List, Optional, Sequence
@@ -285,7 +284,7 @@ def run_study(rows: Sequence[str], seeds: Sequence[int], output_dir: str,
                                               is_strict=True)
   train_steps = params.trainer.train_steps
   results = runner.ResultsFile(
-      os.path.join(results_dir, 'results.json'), KEY_FIELDS,
+      os.path.join(results_dir, runner.RESULTS_FILE), KEY_FIELDS,
       {'experiment': EXPERIMENT, 'params_override': params_override})
   todo = [(name, seed) for seed in seeds for name in rows]
   # Every backbone a missing run needs is pretrained and checked before any
@@ -316,14 +315,13 @@ def run_study(rows: Sequence[str], seeds: Sequence[int], output_dir: str,
 
 def recorded_rows(results_dir: str) -> List[Dict]:
   """Every fine-tuning run recorded in `results_dir`, in `ROWS` order."""
-  with open(os.path.join(results_dir, 'results.json')) as f:
-    rows = [r for r in json.load(f)['rows'] if r['row'] in ROWS]
+  rows = [r for r in runner.read_rows(results_dir) if r['row'] in ROWS]
   return sorted(rows, key=lambda r: (list(ROWS).index(r['row']), r['seed']))
 
 
 def main(_) -> None:
   """Runs the study from the flags; its exit status is the claim."""
-  results_dir = FLAGS.results_dir or FLAGS.output_dir
+  results_dir = runner.results_dir(FLAGS.results_dir, FLAGS.output_dir)
   run_study(FLAGS.rows, [int(s) for s in FLAGS.seeds], FLAGS.output_dir,
             results_dir, FLAGS.params_override, FLAGS.min_pretrain_accuracy)
   rows = recorded_rows(results_dir)  # Earlier commands' rows too.

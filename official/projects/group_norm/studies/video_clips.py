@@ -6,10 +6,10 @@ r"""Video classification on synthetic clips: GN against BN at 1 clip/replica.
 
 The paper's third transfer task (Sec. 4.3, Table 8) at our scale: the
 `video_i3d_gn_clips` experiment (I3D ResNet-3D-GN on clips whose classes come
-in time-reversed pairs) trained through the batch-size sweep's cells
-(`sweep.sweep`: one train.py process per cell on 2 CPU replicas, the same
-epochs for every batch, the learning rate linear in the global batch, the
-results file as resume state) for:
+in time-reversed pairs) trained through the study engine's cells
+(`engine.run_cells`: one train.py process per cell on 2 CPU replicas, the
+same epochs for every batch, the learning rate linear in the global batch,
+the results file as resume state) for:
 - GN and BN at 1 clip per replica (`--seeds`, at least 2) and at
   each of `--other_clips` clips per replica (seed 0; default 2, 4 and 8,
   the paper's 4 and 8 among them);
@@ -17,8 +17,9 @@ results file as resume state) for:
   clip per replica, seed 0: it sees the frames but not their order, so it can
   at best tell the pairs apart (about 50% top-1).
 
-The top-1 table (`top1.md`: line, clips per replica, top-1 per seed, mean)
-goes beside the sweep's report in `--results_dir`.
+The top-1 table (`top1.md`: line, clips per replica, top-1 per seed, mean),
+`results.csv` and `sweep.png` (error against clips per replica) go to
+`--results_dir`.
 
 Exit status, the claim as measured, fixed before the runs: GN's mean top-1
 at 1 clip per replica beats BN's by at least `MARGIN` points, and beats the
@@ -32,7 +33,8 @@ from typing import Dict, List, Sequence
 from absl import app
 from absl import flags
 
-from official.projects.group_norm.studies import sweep
+from official.projects.group_norm import runner
+from official.projects.group_norm.studies import engine
 
 EXPERIMENT = 'video_i3d_gn_clips'
 REPLICAS = 2
@@ -45,7 +47,7 @@ def top1_by_cell(rows: Sequence[Dict]) -> Dict[tuple, List[float]]:
   table: Dict[tuple, List[float]] = {}
   for row in rows:
     if row['status'] == 'ok':
-      table.setdefault((row['norm'], row['per_replica_batch']), []).append(
+      table.setdefault((row['line'], row['per_replica_batch']), []).append(
           100 * (1 - row['val_error']))
   return table
 
@@ -87,23 +89,34 @@ def run_study(output_dir: str, results_dir: str, seeds: Sequence[int],
               other_clips: Sequence[int], log=print) -> List[Dict]:
   """Runs the cells the results file lacks; returns every requested row."""
   common = dict(experiment=EXPERIMENT, cpu_replicas=REPLICAS,
-                output_dir=output_dir, results_dir=results_dir, log=log,
-                report_claims=False)
-  rows = sweep.sweep(norms=['batch_norm', 'group_norm'],
-                     per_replica_batch_sizes=[1], seeds=seeds, **common)
-  rows += sweep.sweep(norms=['batch_norm', 'group_norm'],
-                      per_replica_batch_sizes=list(other_clips), seeds=[0],
-                      **common)
-  rows += sweep.sweep(norms=['group_norm+c2d'], per_replica_batch_sizes=[1],
-                      seeds=[0], **common)
+                output_dir=output_dir, results_dir=results_dir, log=log)
+  rows, _ = engine.run_cells(lines=['batch_norm', 'group_norm'],
+                             per_replica_batch_sizes=[1], seeds=seeds,
+                             **common)
+  rows += engine.run_cells(lines=['batch_norm', 'group_norm'],
+                           per_replica_batch_sizes=list(other_clips),
+                           seeds=[0], **common)[0]
+  rows += engine.run_cells(lines=['group_norm+c2d'],
+                           per_replica_batch_sizes=[1], seeds=[0],
+                           **common)[0]
+  write_plot(results_dir, runner.read_rows(results_dir))
   return rows
+
+
+def write_plot(results_dir: str, rows: Sequence[Dict]) -> None:
+  """`sweep.png`: validation error against clips per replica, every row."""
+  table = engine.summarize(rows)
+  clips = sorted({r['per_replica_batch'] for r in rows}, reverse=True)
+  engine.plot(table, clips, os.path.join(results_dir, 'sweep.png'),
+              f'{EXPERIMENT}, {REPLICAS} replicas', unit='clips')
 
 
 def main(_) -> None:
   """Runs the study from the flags; its exit status is the claim."""
   if len(FLAGS.seeds) < 2:
     sys.exit('Give at least 2 --seeds for the 1-clip cells.')
-  rows = run_study(FLAGS.output_dir, FLAGS.results_dir or FLAGS.output_dir,
+  results_dir = runner.results_dir(FLAGS.results_dir, FLAGS.output_dir)
+  rows = run_study(FLAGS.output_dir, results_dir,
                    [int(s) for s in FLAGS.seeds],
                    [int(c) for c in FLAGS.other_clips])
   failed = [r for r in rows if r['status'] != 'ok']
@@ -111,8 +124,7 @@ def main(_) -> None:
     sys.exit(f'{len(failed)} run(s) failed; see their folders under '
              f'{os.path.join(FLAGS.output_dir, "runs")}.')
   table = format_table(rows)
-  with open(os.path.join(FLAGS.results_dir or FLAGS.output_dir, 'top1.md'),
-            'w') as f:
+  with open(os.path.join(results_dir, 'top1.md'), 'w') as f:
     f.write(table + '\n')
   print(table, flush=True)
   failures = check(rows)

@@ -4,7 +4,7 @@ from official.projects.group_norm.studies import video_clips
 
 
 def _row(line, clips, seed, top1):
-  return {'norm': line, 'per_replica_batch': clips, 'seed': seed,
+  return {'line': line, 'per_replica_batch': clips, 'seed': seed,
           'val_error': 1 - top1 / 100, 'status': 'ok'}
 
 

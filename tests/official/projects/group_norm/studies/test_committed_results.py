@@ -1,0 +1,36 @@
+"""Each committed results file still gives the verdict the README states.
+
+No training: each study's claims are recomputed from its committed rows.
+"""
+
+import os
+
+from official.projects.group_norm import runner
+from official.projects.group_norm.studies import engine
+from official.projects.group_norm.studies import maskrcnn_shapes
+from official.projects.group_norm.studies import sweep
+from official.projects.group_norm.studies import video_clips
+
+DOCS = os.path.join(os.path.dirname(__file__), *[os.pardir] * 5, 'official',
+                    'projects', 'group_norm', 'docs')
+
+
+def _rows(study):
+  rows = runner.read_rows(os.path.join(DOCS, study))
+  assert rows, f'no committed rows for {study}'
+  return rows
+
+
+def test_colour_digits_batch_size_claims_all_hold():
+  results = sweep.claims(engine.summarize(_rows('sweep_colour_digits')))
+  assert [held for _, held in results] == [True] * len(results)
+
+
+def test_video_clips_benchmark_passes():
+  assert video_clips.check(_rows('video_clips')) == []
+
+
+def test_maskrcnn_shapes_fails_on_pretrained_gn_against_bn_star():
+  failures = maskrcnn_shapes.check(_rows('maskrcnn_shapes'), 0.6, 0.6)
+  assert failures == ['pretrained GN mean AP 0.872 < BN* 0.900',
+                      'pretrained GN mean mask_AP 0.791 < BN* 0.815']
