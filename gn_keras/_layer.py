@@ -11,6 +11,10 @@ from typing import Any, Callable, Dict
 
 from gn_keras import _args
 
+# The name tensorflow-addons registered its layer under; each layer module
+# maps it to its own class, so tfa-era models load (see `gn_keras.compat`).
+TFA_NAME = 'Addons>GroupNormalization'
+
 DOC = """Group normalization layer (Wu & He, 2018).
 
   Splits the channels into groups and normalizes each sample's group over the
@@ -40,8 +44,9 @@ DOC = """Group normalization layer (Wu & He, 2018).
     gamma_regularizer: Optional regularizer for `gamma`. Defaults to None.
     beta_constraint: Optional constraint for `beta`. Defaults to None.
     gamma_constraint: Optional constraint for `gamma`. Defaults to None.
-    activation: Optional activation (name or callable) applied to the output
-      in the same op, e.g. "relu" or "silu". Defaults to None.
+    activation: Optional activation (name or callable) applied to the
+      normalized output in the same layer call, after the op (XLA fuses the
+      two when compiling), e.g. "relu" or "silu". Defaults to None.
     **kwargs: Base layer arguments, e.g. `name` and `dtype`.
 
   Call arguments:

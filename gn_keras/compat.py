@@ -5,26 +5,27 @@ with `tfa.layers.GroupNormalization` name a class nobody can provide. tfa
 registered it as "Addons>GroupNormalization", with the arguments `groups`,
 `axis`, `epsilon`, `center`, `scale` and the `beta_`/`gamma_` initializers,
 regularizers and constraints, all of which gn_keras' layers accept with the
-same meaning, and the same weights (gamma, then beta). `register()` (run by
-`import gn_keras`) maps that name to gn_keras' layers in the global custom
-objects of Keras 3 and, on the TensorFlow backend, of tf_keras, so
-`load_model`, `model_from_json` and `load_weights` work with no
-`custom_objects`. On the JAX backend `import gn_keras` imports no TensorFlow:
+same meaning, and the same weights (gamma, then beta). Each layer module maps
+that name to its own class when imported (`gn_keras.layers` in Keras 3's
+global custom objects, `gn_keras.tf_keras` in tf_keras'), so `load_model`,
+`model_from_json` and `load_weights` work with no `custom_objects`.
+`register()` (run by `import gn_keras`) imports the layer modules the backend
+allows: on the JAX backend `import gn_keras` imports no TensorFlow, and
 tf_keras gets the name when `gn_keras.tf_keras` is imported.
 """
 
 import keras as _keras3
 
-TFA_NAME = 'Addons>GroupNormalization'
+from gn_keras import _layer
+from gn_keras import layers as _layers  # noqa: F401 (registers the name)
+
+TFA_NAME = _layer.TFA_NAME
 
 
 def register():
-  """Maps tfa's registered layer name to gn_keras' layers; idempotent."""
-  from gn_keras import layers  # noqa: PLC0415 (gn_keras.layers imports us)
-  _keras3.saving.get_custom_objects()[TFA_NAME] = layers.GroupNormalization
+  """Imports the layer modules that map tfa's name; idempotent."""
   if _keras3.backend.backend() == 'tensorflow':
-    # Registers the name with tf_keras on import.
-    from gn_keras import tf_keras as _  # noqa: F401, PLC0415
+    from gn_keras import tf_keras as _  # noqa: F401, PLC0415 (needs TensorFlow)
 
 
 def keras3_model_from_tfa_json(json_string: str):

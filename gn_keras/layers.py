@@ -4,7 +4,8 @@ On the TensorFlow backend the layer calls the TensorFlow op (`gn_keras.ops`),
 on the JAX backend the JAX one (`gn_keras.jax_ops`); arguments, config,
 weights and numerics are the same, so a `.keras` file saved on one backend
 loads on the other. Only the backend's kernel is imported: on JAX, no
-TensorFlow.
+TensorFlow. Importing this module maps tensorflow-addons' layer name to this
+layer in Keras 3's custom objects (see `gn_keras.compat`).
 """
 
 import keras
@@ -46,3 +47,6 @@ class GroupNormalization(  # noqa: D101 (the docstring is _layer.DOC)
           f'{" and ".join(SUPPORTED_BACKENDS)}; received '
           f'KERAS_BACKEND={keras.backend.backend()!r}.')
     super().__init__(*args, **kwargs)
+
+
+keras.saving.get_custom_objects()[_layer.TFA_NAME] = GroupNormalization

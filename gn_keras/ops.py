@@ -99,7 +99,8 @@ def group_norm(x: tf.Tensor,
     group_size: Channels per group, the alternative to `groups`. Defaults to
       None.
     activation: Optional elementwise callable applied to the normalized
-      output inside the same op (XLA fuses it). Defaults to None.
+      output, after the group-norm op (so its gradient is autodiff's; under
+      an XLA function XLA fuses the two). Defaults to None.
     mask: Optional boolean or float mask; the statistics are taken over the
       positions it keeps only (a float mask weighs each position, as
       frequency weights). Its shape is the input's, or the input's without
@@ -271,6 +272,12 @@ def for_export():
     _exporting.depth = depth
 
 
+def _tracing_for_export() -> bool:
+  """Whether the graph being traced is being saved (or is for `for_export`)."""
+  return (save_context.in_save_context() or
+          bool(getattr(_exporting, 'depth', 0)))
+
+
 def _matmul_sums() -> bool:
   """Whether channels-last sums may be `ones @ x` products (see above).
 
@@ -279,8 +286,7 @@ def _matmul_sums() -> bool:
   TFLite model made from it, must be exact on the hardware that loads it,
   where a float32 matmul may run in TF32.
   """
-  return (_cpu_only() and not save_context.in_save_context() and
-          not getattr(_exporting, 'depth', 0))
+  return _cpu_only() and not _tracing_for_export()
 
 
 @functools.lru_cache(maxsize=None)
@@ -301,8 +307,7 @@ def _compile_inside() -> bool:
   the compiled maths are inlined into it.
   """
   return (os.environ.get('GN_KERAS_JIT', '1') != '0' and
-          not save_context.in_save_context() and
-          not getattr(_exporting, 'depth', 0))
+          not _tracing_for_export())
 
 
 @functools.lru_cache(maxsize=None)

@@ -14,7 +14,6 @@ except ImportError as e:  # Say what is missing, not where it was looked up.
       f'tensorflow tf-keras); importing them failed: {e}') from e
 
 from gn_keras import _layer
-from gn_keras import compat
 from gn_keras import ops
 
 
@@ -48,4 +47,4 @@ class GroupNormalization(  # noqa: D101 (the docstring is _layer.DOC)
     setattr(self, name, weight)
 
 
-_tf_keras.saving.get_custom_objects()[compat.TFA_NAME] = GroupNormalization
+_tf_keras.saving.get_custom_objects()[_layer.TFA_NAME] = GroupNormalization
