@@ -17,7 +17,7 @@ detectron2's `get_norm` and timm's `get_norm_layer` have it.
 
 import collections
 import dataclasses
-from typing import Callable, Dict, Optional, Tuple, Union
+from typing import Callable, Dict, Optional, Set, Tuple, Union
 
 import tf_keras
 
@@ -280,9 +280,23 @@ def check_model_norms(model, model_config) -> None:
     model_config: Its model config (`task.model`).
 
   Raises:
-    ValueError: naming the first part whose norm layers differ.
+    ValueError: naming the first part whose norm layers differ, or a part
+      the config sets that the model lacks (unless the config turns that
+      part off: `include_mask: false` for the mask head).
   """
+  disabled = disabled_parts(model_config)
   for part, norm in expected_part_norms(model_config).items():
     layer = getattr(model, part, None)
-    if layer is not None:
-      check_norms(layer, norm, what=part)
+    if layer is None:
+      if part in disabled:
+        continue
+      raise ValueError(f'The model has no {part}, which its config sets '
+                       f'(norm {norm!r}); nothing of it can be checked.')
+    check_norms(layer, norm, what=part)
+
+
+def disabled_parts(model_config) -> Set[str]:
+  """The configured parts that the config itself turns off."""
+  if getattr(model_config, 'include_mask', True) is False:
+    return {'mask_head'}
+  return set()

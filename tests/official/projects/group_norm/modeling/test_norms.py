@@ -1,6 +1,7 @@
 """Tests for the norm factory, its table and the model-level norm check."""
 
 import re
+import types
 
 import numpy as np
 import pytest
@@ -232,3 +233,15 @@ def test_batch_renorm_clips_its_correction_to_constants():
   plain = norms.get_norm('batch_norm')(momentum=0.9, epsilon=1e-3)(
       x, training=True)
   assert np.abs(np.asarray(clipped) - np.asarray(plain)).max() > 0.1
+
+
+def test_a_configured_part_the_model_lacks_raises_unless_turned_off():
+  model_config = common.get_exp_config('resnet_gn_digits').task.model
+  with pytest.raises(ValueError, match=r"The model has no backbone, which "
+                     r"its config sets \(norm 'group_norm'\)"):
+    norms.check_model_norms(types.SimpleNamespace(), model_config)
+  maskrcnn = common.get_exp_config('maskrcnn_gn_shapes').task.model
+  assert 'mask_head' in norms.expected_part_norms(maskrcnn)
+  assert norms.disabled_parts(maskrcnn) == set()
+  maskrcnn.include_mask = False
+  assert norms.disabled_parts(maskrcnn) == {'mask_head'}
