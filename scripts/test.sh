@@ -11,7 +11,7 @@ if ! ruff check .; then
   exit 1
 fi
 set +e
-python -m pytest "$@"
+python -m pytest --durations=25 "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
