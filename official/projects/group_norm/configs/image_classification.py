@@ -7,7 +7,7 @@ the backbone becomes `resnet_gn` and switching its norm is one override, e.g.
 
 import dataclasses
 import os
-from typing import Sequence
+from typing import Optional, Sequence
 
 from official.core import config_definitions as cfg
 from official.core import exp_factory
@@ -51,6 +51,12 @@ class ImageClassificationTask(mg_cls.ImageClassificationTask):
   make_digits_if_missing: bool = False
   # Their style, of `data.make_digits.STYLES` ('plain', 'colour').
   digits_style: str = 'plain'
+  # Or write Fashion-MNIST (`data.make_fashion_mnist`, its default subset, at
+  # the model's input size) in this style, of its STYLES ('plain', 'photos').
+  make_fashion_mnist_if_missing: bool = False
+  fashion_mnist_style: str = 'photos'
+  # Its class-balanced training subset: this many images of each class.
+  fashion_mnist_train_per_class: int = 1000
   # Or write the shapes classification set (`data.make_shapes_classification`,
   # its default sizes, at the model's input size).
   make_shapes_if_missing: bool = False
@@ -99,7 +105,9 @@ def resnet50_gn_imagenet() -> cfg.ExperimentConfig:
 def _small_classification(data_dir: str, num_classes: int, image_size: int,
                           depth_multiplier: float, batch_size: int,
                           trainer: cfg.TrainerConfig, hflip: bool = False,
+                          validation_batch_size: Optional[int] = None,
                           shuffle_buffer_size: int = 2000,
+                          backbone_fields: Optional[dict] = None,
                           **task_fields) -> cfg.ExperimentConfig:
   """A ResNet-18-GN (G = 8) on a small set this project makes, mirrored.
 
@@ -113,7 +121,10 @@ def _small_classification(data_dir: str, num_classes: int, image_size: int,
     trainer: The schedule (`_small_trainer`).
     hflip: Random left-right flips in training (no crops ever: the images
       are small and whole).
+    validation_batch_size: Global; defaults to `batch_size`.
     shuffle_buffer_size: Of the training input.
+    backbone_fields: Further `backbones.ResNetGN` fields (stem, stages,
+      norm decay).
     **task_fields: Further `ImageClassificationTask` fields (which set to
       make on first use).
   """
@@ -124,7 +135,8 @@ def _small_classification(data_dir: str, num_classes: int, image_size: int,
           num_classes=num_classes, input_size=[image_size, image_size, 3],
           backbone=backbones.Backbone(
               type='resnet_gn', resnet_gn=backbones.ResNetGN(
-                  model_id=18, depth_multiplier=depth_multiplier, groups=8)),
+                  model_id=18, depth_multiplier=depth_multiplier, groups=8,
+                  **(backbone_fields or {}))),
           norm_activation=common.norm_activation()),
       losses=mg_cls.Losses(l2_weight_decay=1e-4, label_smoothing=0.0),
       train_data=mg_cls.DataConfig(
@@ -132,7 +144,9 @@ def _small_classification(data_dir: str, num_classes: int, image_size: int,
           is_training=True, global_batch_size=batch_size, **data),
       validation_data=mg_cls.DataConfig(
           input_path=os.path.join(data_dir, 'validation.tfrecord'),
-          is_training=False, global_batch_size=batch_size, drop_remainder=False,
+          is_training=False,
+          global_batch_size=validation_batch_size or batch_size,
+          drop_remainder=False,
           **data),
       **task_fields)
   return cfg.ExperimentConfig(
@@ -241,3 +255,72 @@ def resnet_gn_shapes_pretrain() -> cfg.ExperimentConfig:
           warmup_steps=steps_per_epoch, loop_steps=steps_per_epoch,
           eval_interval=5 * steps_per_epoch),
       hflip=True, shuffle_buffer_size=6000, make_shapes_if_missing=True)
+
+
+# The batch-size study's protocol on Fashion-MNIST, fixed by its pilot
+# (docs/fashion_mnist/pilot.md) before the counted runs.
+FASHION_MNIST_TRAIN_PER_CLASS = 1000
+FASHION_MNIST_TRAIN_EXAMPLES = 10 * FASHION_MNIST_TRAIN_PER_CLASS
+FASHION_MNIST_EPOCHS = 20
+FASHION_MNIST_EVALUATIONS = 10  # Evaluations a run: the Figure 4 curves.
+FASHION_MNIST_LEARNING_RATE = 0.4  # Per 256 images: 4x the paper's 0.1.
+FASHION_MNIST_IMAGE_SIZE = 32
+# Divides the 10,000 test images: no replica ever gets an empty last batch,
+# on which TF 2.20's CPU FusedBatchNormV3 (BN at inference) raises.
+FASHION_MNIST_VALIDATION_BATCH = 80
+
+
+def _fashion_mnist(style: str) -> cfg.ExperimentConfig:
+  """The batch-size study's CIFAR-style ResNet-GN on Fashion-MNIST.
+
+  See `resnet_gn_fashion_photos`; `style` picks the images.
+  """
+  batch_size = 64
+  steps_per_epoch = FASHION_MNIST_TRAIN_EXAMPLES // batch_size
+  epochs = FASHION_MNIST_EPOCHS
+  data_dir = common.default_data_dir(
+      f'fashion_{style}_{FASHION_MNIST_TRAIN_EXAMPLES}')
+  return _small_classification(
+      data_dir, 10, FASHION_MNIST_IMAGE_SIZE, 0.25, batch_size,
+      _small_trainer(
+          steps_per_epoch, epochs,
+          FASHION_MNIST_LEARNING_RATE * batch_size / 256,
+          [epochs * 2 // 3, epochs * 8 // 9],
+          warmup_steps=steps_per_epoch, loop_steps=steps_per_epoch,
+          eval_interval=epochs // FASHION_MNIST_EVALUATIONS * steps_per_epoch),
+      hflip=True, validation_batch_size=FASHION_MNIST_VALIDATION_BATCH,
+      shuffle_buffer_size=FASHION_MNIST_TRAIN_EXAMPLES,
+      backbone_fields=dict(stem_type='cifar', num_stages=3,
+                           norm_weight_decay=False),
+      make_fashion_mnist_if_missing=True, fashion_mnist_style=style,
+      fashion_mnist_train_per_class=FASHION_MNIST_TRAIN_PER_CLASS)
+
+
+@exp_factory.register_config_factory('resnet_gn_fashion_photos')
+def resnet_gn_fashion_photos() -> cfg.ExperimentConfig:
+  """The batch-size study on real images: Fashion-MNIST over photographs.
+
+  Fashion-MNIST items tinted and laid over photographs and noisy colours
+  (`make_fashion_mnist`, style 'photos', 32 px; a balanced training subset of
+  FASHION_MNIST_TRAIN_PER_CLASS images a class, the whole 10,000-image test
+  split for validation), made on first use from the four files
+  `data.fashion_mnist` finds. A CIFAR-style ResNet-GN: one 3x3 stride-1 stem
+  conv and ResNet-18's first three block groups at a quarter width
+  (16/32/64 channels, 2 blocks each), so the last map is 8 x 8; G = 8, 2
+  channels per group at the narrowest layer, the paper's share (ResNet-50:
+  64 channels, G = 32). At 32 images per replica on `--cpu_replicas=2`
+  (global 64): lr FASHION_MNIST_LEARNING_RATE (0.4) per 256 images, a
+  one-epoch linear warm-up, divided by 10 at 2/3 and 8/9 of
+  FASHION_MNIST_EPOCHS, FASHION_MNIST_EVALUATIONS evaluations a run, weight
+  decay 1e-4 on the convolutions and the classifier, none on gamma/beta,
+  each block's last gamma starting at 0; random left-right flips. The study
+  (`studies/fashion_mnist.py`) keeps the epochs at every batch; its pilot
+  (docs/fashion_mnist/pilot.md) has not fixed the epochs yet.
+  """
+  return _fashion_mnist('photos')
+
+
+@exp_factory.register_config_factory('resnet_gn_fashion_plain')
+def resnet_gn_fashion_plain() -> cfg.ExperimentConfig:
+  """`resnet_gn_fashion_photos` on plain Fashion-MNIST (grey items on black)."""
+  return _fashion_mnist('plain')

@@ -12,8 +12,9 @@ the whole 10,000-image test split, in order. Styles:
 - 'photos': real objects over real photographs, each image its own: the
   shape maker's background (half of them a random crop of one of
   scikit-learn's two sample photographs, half a noisy flat colour) and the
-  item, scaled to 60-100% of the side, tinted in a random colour and laid
-  over it with its own grey value as opacity, at a random place (`compose`).
+  item, scaled to 75-100% of the side, tinted in a colour that stands out
+  from it and laid over it with its own grey value as opacity, at a random
+  place (`compose`).
   The images' statistics then differ as photographs' do, which BatchNorm's
   statistics over a few images misjudge (on plain Fashion-MNIST, studio shots
   on black, they barely do).
@@ -34,7 +35,10 @@ from official.projects.group_norm.data import records
 
 STYLES = ('plain', 'photos')
 TRAIN_PER_CLASS = 1000  # A 10,000-image balanced training subset.
-MIN_ITEM_FRACTION = 0.6  # An item spans 60-100% of the image's side.
+MIN_ITEM_FRACTION = 0.75  # An item spans 75-100% of the image's side.
+# The tint differs from the background's mean colour by at least this much
+# on average over RGB (0-255), so that no item fades into its background.
+MIN_CONTRAST = 80
 
 
 def balanced_subset(labels: np.ndarray, per_class: int,
@@ -69,8 +73,11 @@ def compose(item: np.ndarray, image_size: int, rng: np.random.Generator,
 
   The item is resized to a side of MIN_ITEM_FRACTION..1 x `image_size`,
   placed at a random position inside the image, tinted with a random colour
-  (each channel 0-255) and blended with its grey value as opacity: white
-  parts of the item cover the background, black parts let it show.
+  (each channel 0-255; where it lies within MIN_CONTRAST of the
+  background's mean colour, its complement 255 - tint, or else white or
+  black, whichever is farther) and blended
+  with its grey value as opacity: white parts of the item cover the
+  background, black parts let it show.
   """
   image = make_shapes.background(rng, image_size, photographs).astype(
       np.float32)
@@ -80,6 +87,12 @@ def compose(item: np.ndarray, image_size: int, rng: np.random.Generator,
   alpha = np.asarray(resized, np.float32)[..., None] / 255
   top, left = rng.integers(image_size - side + 1, size=2)
   tint = rng.integers(0, 256, size=3).astype(np.float32)
+  mean = image.mean(axis=(0, 1))
+  contrast = lambda colour: np.abs(colour - mean).mean()  # noqa: E731
+  if contrast(tint) < MIN_CONTRAST:
+    tint = 255 - tint
+  if contrast(tint) < MIN_CONTRAST:  # A mid-grey background: white or black.
+    tint = np.full(3, 255.0 if mean.mean() < 128 else 0.0, np.float32)
   patch = image[top:top + side, left:left + side]
   image[top:top + side, left:left + side] = patch + alpha * (tint - patch)
   return np.round(image).astype(np.uint8)

@@ -65,3 +65,36 @@ def test_shapes_pretraining_trains_the_shapes_mask_rcnn_backbone():
   assert params.task.make_shapes_if_missing
   assert params.task.model.num_classes == 12  # 3 kinds x 1-4 shapes.
   assert params.task.train_data.aug_rand_hflip  # A flip keeps the class.
+
+
+@pytest.mark.parametrize('name,style', [('resnet_gn_fashion_photos', 'photos'),
+                                        ('resnet_gn_fashion_plain', 'plain')])
+def test_fashion_mnist_experiments_are_the_studys_protocol(name, style):
+  params = exp_factory.get_exp_config(name)
+  params.validate()
+  task = params.task
+  assert (task.make_fashion_mnist_if_missing, task.fashion_mnist_style) == (
+      True, style)
+  per_class = cfgs.FASHION_MNIST_TRAIN_PER_CLASS
+  assert task.fashion_mnist_train_per_class == per_class
+  assert f'fashion_{style}_{cfgs.FASHION_MNIST_TRAIN_EXAMPLES}' in (
+      task.train_data.input_path)
+  backbone = task.model.backbone.resnet_gn
+  assert (backbone.stem_type, backbone.num_stages, backbone.groups,
+          backbone.depth_multiplier) == ('cifar', 3, 8, 0.25)
+  assert not backbone.norm_weight_decay and backbone.zero_init_last_gamma
+  assert task.model.input_size == [32, 32, 3]
+  assert task.train_data.global_batch_size == 64  # 32 x 2 replicas.
+  steps_per_epoch = cfgs.FASHION_MNIST_TRAIN_EXAMPLES // 64
+  epochs = cfgs.FASHION_MNIST_EPOCHS
+  assert params.trainer.train_steps == epochs * steps_per_epoch
+  lr = params.trainer.optimizer_config.learning_rate.stepwise
+  assert lr.values[0] == pytest.approx(0.4 * 64 / 256)
+  assert lr.boundaries == [epochs * 2 // 3 * steps_per_epoch,
+                           epochs * 8 // 9 * steps_per_epoch]
+  assert params.trainer.optimizer_config.warmup.linear.warmup_steps == (
+      steps_per_epoch)
+  assert params.trainer.train_steps // params.trainer.validation_interval == (
+      cfgs.FASHION_MNIST_EVALUATIONS)
+  # The 10,000 test images split evenly: no replica sees an empty batch.
+  assert 10000 % task.validation_data.global_batch_size == 0

@@ -71,11 +71,21 @@ def test_compose_blends_the_tinted_item_by_its_grey_value():
   photographs = make_shapes.load_photographs()
   white = np.full((28, 28), 255, np.uint8)
   image = make_fashion_mnist.compose(white, 32, rng, photographs)
-  # A white item is opaque: one tint covers a square of 60-100% of the side.
+  # A white item is opaque: one tint covers a square of 75-100% of the side,
+  # standing out from the background around it.
   colours, counts = np.unique(image.reshape(-1, 3), axis=0,
                               return_counts=True)
   side = int(np.sqrt(counts.max()))
-  assert 0.6 * 32 - 1 <= side <= 32 and image.dtype == np.uint8
+  assert 0.75 * 32 - 1 <= side <= 32 and image.dtype == np.uint8
+  for seed in range(20):
+    rng_a, rng_b = np.random.default_rng(seed), np.random.default_rng(seed)
+    image = make_fashion_mnist.compose(white, 32, rng_a, photographs)
+    background = make_shapes.background(rng_b, 32, photographs)
+    colours, counts = np.unique(image.reshape(-1, 3), axis=0,
+                                return_counts=True)
+    tint = colours[counts.argmax()].astype(float)
+    assert np.abs(tint - background.mean(axis=(0, 1))).mean() >= (
+        make_fashion_mnist.MIN_CONTRAST - 1)
   black = np.zeros((28, 28), np.uint8)  # Transparent: the background alone.
   rng_a, rng_b = np.random.default_rng(1), np.random.default_rng(1)
   np.testing.assert_array_equal(

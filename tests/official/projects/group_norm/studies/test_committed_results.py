@@ -34,3 +34,13 @@ def test_maskrcnn_shapes_fails_on_pretrained_gn_against_bn_star():
   failures = maskrcnn_shapes.check(_rows('maskrcnn_shapes'), 0.6, 0.6)
   assert failures == ['pretrained GN mean AP 0.872 < BN* 0.900',
                       'pretrained GN mean mask_AP 0.791 < BN* 0.815']
+
+
+def test_fashion_mnist_has_no_counted_rows_before_its_protocol():
+  # The README says so: the pilot has not fixed the protocol, nothing is
+  # measured. When counted rows land, this test states their verdict.
+  from official.projects.group_norm.studies import fashion_mnist  # pylint: disable=g-import-not-at-top
+  assert not fashion_mnist.PROTOCOL_FIXED
+  rows = runner.read_rows(os.path.join(DOCS, 'fashion_mnist', 'photos'))
+  assert rows == []
+  assert [c.held for c in fashion_mnist.claims(rows)] == [None] * 6
