@@ -26,12 +26,12 @@ import time
 
 os.environ['KERAS_BACKEND'] = 'jax'
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import keras  # noqa: E402
+import jax
+import jax.numpy as jnp
+import keras
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-import gn_keras  # noqa: E402
+import gn_keras
 
 RESNET50_GN_SHAPES = ('112x112x64', '56x56x256', '28x28x512', '14x14x1024',
                       '7x7x2048')

@@ -33,12 +33,12 @@ import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-import keras  # pylint: disable=g-import-not-at-top
+import keras
 import tensorflow as tf
 import tf_keras
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-import gn_keras  # pylint: disable=g-import-not-at-top
+import gn_keras
 
 tf.get_logger().setLevel('ERROR')
 

@@ -30,7 +30,7 @@ def run_case(norms, batch: int, xla: bool, steps: int, warmup: int):
   """Runs in the subprocess: {norm: step times (ms)} and the peak RSS (MiB)."""
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   sys.path.insert(0, REPO)
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # noqa: PLC0415
 
   step_fns = {norm: _make_step(tf, norm, batch, xla) for norm in norms}
   for _ in range(warmup):
@@ -48,9 +48,9 @@ def run_case(norms, batch: int, xla: bool, steps: int, warmup: int):
 
 def _make_step(tf, norm, batch, xla):
   """One ResNet-50 SGD step with `norm`, as a tf.function."""
-  import tf_keras  # pylint: disable=g-import-not-at-top
+  import tf_keras  # noqa: PLC0415
 
-  from official.projects.group_norm.modeling import resnet_gn  # pylint: disable=g-import-not-at-top
+  from official.projects.group_norm.modeling import resnet_gn  # noqa: PLC0415
 
   backbone = resnet_gn.ResNetGN(
       50, tf_keras.layers.InputSpec(shape=[None, 224, 224, 3]), norm=norm)

@@ -42,8 +42,8 @@ def keras3_model_from_tfa_json(json_string: str):
   Returns:
     An unbuilt-weights Keras 3 model whose tfa layers are gn_keras layers.
   """
-  import json  # pylint: disable=g-import-not-at-top
+  import json  # noqa: PLC0415
 
-  from keras.src.legacy.saving import saving_utils  # pylint: disable=g-import-not-at-top
+  from keras.src.legacy.saving import saving_utils  # noqa: PLC0415
   register()
   return saving_utils.model_from_config(json.loads(json_string))

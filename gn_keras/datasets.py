@@ -18,7 +18,7 @@ def load_digits(seed: int = 0):
     (x_train, y_train, x_val, y_val): 8x8x1 float32 images in [0, 1] and
     int32 labels.
   """
-  from sklearn import datasets  # Slow to import: only when called.
+  from sklearn import datasets  # noqa: PLC0415 (slow to import: only when called)
   digits = datasets.load_digits()
   x = (digits.images / 16.0).astype('float32')[..., None]
   y = digits.target.astype('int32')

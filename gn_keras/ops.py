@@ -48,8 +48,8 @@ from gn_keras import _maths
 # Re-exported: the checks are shared with the JAX kernel and the layers.
 from gn_keras._args import check_group_args  # noqa: F401
 from gn_keras._args import check_mask_shape
-from gn_keras._args import normalize_axis  # noqa: F401
-from gn_keras._args import resolve_groups  # noqa: F401
+from gn_keras._args import normalize_axis
+from gn_keras._args import resolve_groups
 
 Dim = Union[int, tf.Tensor]
 

@@ -79,9 +79,9 @@ def test_mobilenet_v2_channel_counts_follow_the_group_rule():
   assert converted.count_params() == (model.count_params() -
                                       _moving_statistics(model))
   # The largest divisor of the channels not above 32: 24 -> 24, 144 -> 24.
-  assert converted.get_layer('block_1_project_BN')._groups == 24  # pylint: disable=protected-access
-  assert converted.get_layer('block_2_expand_BN')._groups == 24  # pylint: disable=protected-access
-  assert converted.get_layer('Conv_1_bn')._groups == 32  # pylint: disable=protected-access
+  assert converted.get_layer('block_1_project_BN')._groups == 24  # noqa: SLF001
+  assert converted.get_layer('block_2_expand_BN')._groups == 24  # noqa: SLF001
+  assert converted.get_layer('Conv_1_bn')._groups == 32  # noqa: SLF001
   with pytest.raises(ValueError, match=r"Layer 'bn_Conv1': group_size=5 does "
                      r'not divide its 32 channels'):
     convert_batch_norm(model, groups=None, group_size=5)

@@ -9,9 +9,9 @@ import gn_keras
 
 
 def test_public_import_paths():
-  from gn_keras import GroupNormalization  # pylint: disable=g-import-not-at-top,reimported
-  from gn_keras import group_norm  # pylint: disable=g-import-not-at-top,reimported
-  from gn_keras.tf_keras import GroupNormalization as TfKerasGN  # pylint: disable=g-import-not-at-top
+  from gn_keras import GroupNormalization  # noqa: PLC0415,reimported
+  from gn_keras import group_norm  # noqa: PLC0415,reimported
+  from gn_keras.tf_keras import GroupNormalization as TfKerasGN  # noqa: PLC0415
   assert issubclass(GroupNormalization, keras.layers.Layer)
   assert GroupNormalization is not TfKerasGN
   assert callable(group_norm)

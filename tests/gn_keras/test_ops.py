@@ -321,8 +321,8 @@ def test_no_transpose_in_forward_or_backward_graph():
 def test_unknown_batch_and_spatial_dims_and_static_shapes():
   fn = tf.function(lambda x: group_norm(x, 4), input_signature=[
       tf.TensorSpec([None, None, None, 16], tf.float32)])
-  forward = ops._compiled(  # pylint: disable=protected-access
-      ops._forward_maths, 3, 4, 1e-5, (None, None, 16))  # pylint: disable=protected-access
+  forward = ops._compiled(  # noqa: SLF001
+      ops._forward_maths, 3, 4, 1e-5, (None, None, 16))  # noqa: SLF001
   traces = forward.experimental_get_tracing_count()
   for shape in ([3, 5, 7, 16], [2, 4, 9, 16]):
     x = _random(shape)
@@ -367,8 +367,8 @@ def test_graph_mode_compiles_the_maths_unless_switched_off(monkeypatch):
 
 
 def test_compiled_maths_trace_once_per_configuration():
-  forward = ops._compiled(  # pylint: disable=protected-access
-      ops._forward_maths, 3, 4, 1e-5, (5, 3, 8))  # pylint: disable=protected-access
+  forward = ops._compiled(  # noqa: SLF001
+      ops._forward_maths, 3, 4, 1e-5, (5, 3, 8))  # noqa: SLF001
   before = forward.experimental_get_tracing_count()
   for batch in (1, 2, 3, 4, 5):
     x = _random([batch, 5, 3, 8], loc=1.0)
@@ -611,7 +611,7 @@ def test_saved_graphs_do_not_bake_in_the_cpu_only_matmul_sums(tmp_path):
   module.f = tf.function(lambda x: group_norm(x, 4),
                          input_signature=[tf.TensorSpec([None, 8, 8, 16])])
   x = _random((2, 8, 8, 16), loc=1.0)
-  if ops._cpu_only():  # pylint: disable=protected-access
+  if ops._cpu_only():  # noqa: SLF001
     # Training on this host uses them (they are exact on a CPU)...
     traced = module.f.get_concrete_function().graph.as_graph_def()
     assert 'BatchMatMulV2' in _graph_ops(traced)

@@ -57,7 +57,7 @@ def _run(flatbuffer, x):
   interpreter.set_tensor(index, x)
   interpreter.invoke()
   output = interpreter.get_tensor(interpreter.get_output_details()[0]['index'])
-  ops = {op['op_name'] for op in interpreter._get_ops_details()}  # pylint: disable=protected-access
+  ops = {op['op_name'] for op in interpreter._get_ops_details()}  # noqa: SLF001
   ranks = {len(t['shape']) for t in interpreter.get_tensor_details()}
   return output, ops, ranks
 

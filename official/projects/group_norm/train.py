@@ -262,7 +262,7 @@ def main_and_exit(argv) -> None:
   logging.flush()
   sys.stdout.flush()
   sys.stderr.flush()
-  os._exit(0)  # pylint: disable=protected-access
+  os._exit(0)
 
 
 if __name__ == '__main__':

@@ -143,11 +143,11 @@ def _fetch_debian_package(hashes: Dict[str, str]) -> Tuple[Optional[str], str]:
 def _keras_download(hashes: Dict[str, str]) -> Tuple[Optional[str], str]:
   """Keras' own download into its cache (needs the internet)."""
   try:
-    from keras import utils  # pylint: disable=g-import-not-at-top
+    from keras import utils  # noqa: PLC0415
     for name in hashes:
       utils.get_file(name, origin=_KERAS_URL + name,
                      cache_subdir=os.path.join('datasets', 'fashion-mnist'))
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:
     # get_file raises bare Exceptions for network errors.
     reason = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
     return None, f'failed: {reason}'

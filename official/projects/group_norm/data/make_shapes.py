@@ -40,7 +40,7 @@ def tfrecord_path(output_dir: str, split: str) -> str:
 
 def load_photographs() -> List[np.ndarray]:
   """scikit-learn's two sample photographs, the backgrounds' sources."""
-  from sklearn import datasets  # pylint: disable=g-import-not-at-top
+  from sklearn import datasets  # noqa: PLC0415
   return list(datasets.load_sample_images().images)
 
 
@@ -127,8 +127,8 @@ def _annotation(polygon: np.ndarray, size: int, image_id: int,
 def write_split(output_dir: str, split: str, num_images: int, image_size: int,
                 max_shapes: int, seed: int) -> Dict:
   """Writes one split's images, COCO JSON and TFRecord; returns the JSON."""
-  from official.vision.data import create_coco_tf_record as coco_converter  # pylint: disable=g-import-not-at-top
-  from official.vision.data import tfrecord_lib  # pylint: disable=g-import-not-at-top
+  from official.vision.data import create_coco_tf_record as coco_converter  # noqa: PLC0415
+  from official.vision.data import tfrecord_lib  # noqa: PLC0415
 
   rng = np.random.default_rng(seed)
   photographs = load_photographs()
@@ -151,7 +151,7 @@ def write_split(output_dir: str, split: str, num_images: int, image_size: int,
   with open(annotations_file, 'w') as f:
     json.dump(coco, f)
 
-  by_image, id_to_name = coco_converter._load_object_annotations(  # pylint: disable=protected-access
+  by_image, id_to_name = coco_converter._load_object_annotations(  # noqa: SLF001
       annotations_file)
   examples = coco_converter.generate_annotations(
       images=coco['images'], image_dirs=[image_dir],

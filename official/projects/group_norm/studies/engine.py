@@ -96,7 +96,7 @@ def is_ablation(line: str) -> bool:
 
 def _c2d_settings(backbone) -> Dict:
   """`resnet_3d_gn` settings with every temporal kernel 1 (C2D)."""
-  from official.projects.group_norm.modeling import resnet_3d_gn  # pylint: disable=g-import-not-at-top
+  from official.projects.group_norm.modeling import resnet_3d_gn  # noqa: PLC0415
   kernels = ([b.temporal_kernel_sizes for b in backbone.block_specs] or
              resnet_3d_gn.I3D_TEMPORAL_KERNEL_SIZES[backbone.model_id])
   strides = ([b.temporal_strides for b in backbone.block_specs] or
@@ -403,9 +403,9 @@ def plot(table, batch_sizes: Sequence[int], path: str, title: str,
     unit: What a batch counts ('images', 'clips'): the axis says so.
     bars: 'range' (min-max over seeds) or 'std' (standard deviation).
   """
-  import matplotlib  # pylint: disable=g-import-not-at-top
+  import matplotlib  # noqa: PLC0415
   matplotlib.use('Agg')
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  from matplotlib import pyplot as plt  # noqa: PLC0415
   fig, ax = plt.subplots(figsize=(5.5, 4))
   for line, by_batch in table.items():
     xs = [b for b in batch_sizes if by_batch.get(b)]

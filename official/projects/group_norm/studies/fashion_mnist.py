@@ -264,9 +264,9 @@ def format_table(rows: Sequence[Dict], unit_label: str) -> str:
 def plot_curves(rows: Sequence[Dict], path: str, train_examples: int
                 ) -> None:
   """Figure 4: training and validation error per epoch, mean over seeds."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
+  import matplotlib  # noqa: PLC0415
   matplotlib.use('Agg')
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  from matplotlib import pyplot as plt  # noqa: PLC0415
   fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
   for ax, key, title in ((axes[0], 'train_curve', 'training error'),
                          (axes[1], 'val_curve', 'validation error')):

@@ -111,9 +111,9 @@ def format_ablation(table, narrowest_width: int, batch: int) -> str:
 
 def plot_ablation(table, path: str, title: str) -> None:
   """Error against groups and against channels per group (Table 3)."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
+  import matplotlib  # noqa: PLC0415
   matplotlib.use('Agg')
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  from matplotlib import pyplot as plt  # noqa: PLC0415
   fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
   for ax, (kind, label) in zip(axes, (('G', 'groups G'),
                                       ('C', 'channels per group'))):

@@ -15,7 +15,7 @@ def data_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
-def trained(data_dir):  # pylint: disable=redefined-outer-name
+def trained(data_dir):
   """Two steps on 2 CPU replicas at 1 image each: (params, model_dir, model)."""
   model_dir = str(data_dir) + '_run'
   params = helpers.digits_params(data_dir, train_steps=2, global_batch=2)
@@ -33,7 +33,7 @@ def shapes_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
-def trained_maskrcnn(shapes_dir, tmp_path_factory):  # pylint: disable=redefined-outer-name
+def trained_maskrcnn(shapes_dir, tmp_path_factory):
   """Mask R-CNN trained 2 steps on 2 CPU replicas, then evaluated.
 
   maskrcnn_gn_shapes at 1 image per replica, then one COCO evaluation.
@@ -56,7 +56,7 @@ def clips_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
-def trained_video(clips_dir, tmp_path_factory):  # pylint: disable=redefined-outer-name
+def trained_video(clips_dir, tmp_path_factory):
   """I3D-GN trained 2 steps on 2 CPU replicas at 1 clip each, evaluated.
 
   Returns (params, model_dir, model, eval_logs).

@@ -110,7 +110,7 @@ def test_tflite_export_predicts_what_the_keras_model_does(trained, data_dir,
       os.path.join(data_dir, 'validation.tfrecord'), [32, 32])
   logits = export_tflite.tflite_logits(path, normalized)
   interpreter = tf.lite.Interpreter(model_path=path)
-  ops = {op['op_name'] for op in interpreter._get_ops_details()}  # pylint: disable=protected-access
+  ops = {op['op_name'] for op in interpreter._get_ops_details()}  # noqa: SLF001
   # No shape-computing ops, no CPU-only matmul sums, nothing above rank 4.
   assert not ops & {'SHAPE', 'STRIDED_SLICE', 'PACK', 'FILL',
                     'BATCH_MATMUL'}, ops

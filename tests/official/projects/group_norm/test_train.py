@@ -217,7 +217,7 @@ def test_group_size_reaches_the_backbone_through_the_config(data_dir):
   assert gn_layers and all((layer.groups, layer.group_size) == (None, 4)
                            for layer in gn_layers)
   # The stem has 16 channels: 4 groups of 4.
-  assert model.backbone.get_layer('stem_norm')._groups == 4  # pylint: disable=protected-access
+  assert model.backbone.get_layer('stem_norm')._groups == 4  # noqa: SLF001
 
 
 def test_settings_that_cannot_apply_are_refused(data_dir):

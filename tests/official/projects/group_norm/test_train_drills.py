@@ -63,7 +63,7 @@ def _start(started, model_dir, config_file, log_path, *flags, env=None):
              '--experiment=resnet_gn_digits', '--mode=train',
              f'--model_dir={model_dir}', f'--config_file={config_file}',
              '--seed=0', *flags]
-  log = open(log_path, 'w')  # pylint: disable=consider-using-with
+  log = open(log_path, 'w')
   process = subprocess.Popen(command, cwd=REPO, stdout=log,
                              stderr=subprocess.STDOUT,
                              env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '2',
@@ -166,6 +166,6 @@ def test_two_workers_match_one_mirrored_process(data_dir, tmp_path):
 @pytest.fixture(scope='module', autouse=True)
 def _data_made(data_dir):
   """The subprocesses read the digits; make them once, here."""
-  from official.projects.group_norm.data import make_digits  # pylint: disable=g-import-not-at-top
+  from official.projects.group_norm.data import make_digits  # noqa: PLC0415
   if not tf.io.gfile.glob(os.path.join(data_dir, 'train.tfrecord')):
     make_digits.make_digits(data_dir)

@@ -103,7 +103,7 @@ def test_keras_download_is_the_last_route(home, tmp_path, monkeypatch):
     with open(os.path.join(source, fname), 'rb') as f, open(
         os.path.join(target, fname), 'wb') as g:
       g.write(f.read())
-  import keras  # pylint: disable=g-import-not-at-top
+  import keras  # noqa: PLC0415
   monkeypatch.setattr(keras.utils, 'get_file', get_file)
   assert fashion_mnist.find_files(hashes=hashes, log=print) == (
       fashion_mnist.keras_cache_dir(), 'keras_download')
@@ -115,10 +115,10 @@ def test_every_route_failing_names_the_files_and_the_routes(
   corrupt = fashion_mnist.SYSTEM_DIR
   fashion_idx.write_files(corrupt, seed=1)  # Other bytes: other hashes.
   _fake_tools(str(tmp_path / 'bin'), monkeypatch, apt_fails=True)
-  import keras  # pylint: disable=g-import-not-at-top
+  import keras  # noqa: PLC0415
 
   def no_network(*args, **kwargs):
-    raise Exception('URL fetch failure: no network')  # pylint: disable=broad-exception-raised
+    raise Exception('URL fetch failure: no network')
   monkeypatch.setattr(keras.utils, 'get_file', no_network)
   with pytest.raises(fashion_mnist.NotFoundError) as error:
     fashion_mnist.find_files(hashes=hashes, log=print)

@@ -15,7 +15,7 @@ from official.vision.modeling.heads import instance_heads
 def _layer_counts(layer):
   """{class name: count} of every layer inside `layer`."""
   return collections.Counter(
-      type(sub).__name__ for sub in layer._flatten_layers(include_self=False))  # pylint: disable=protected-access
+      type(sub).__name__ for sub in layer._flatten_layers(include_self=False))  # noqa: SLF001
 
 
 def _features(channels=16):
@@ -33,7 +33,7 @@ def test_rpn_head_matches_model_gardens_shapes_and_has_no_norm_by_default():
     assert scores[level].shape == mg_scores[level].shape
     assert boxes[level].shape == mg_boxes[level].shape
   assert not norms.count_norm_layers(ours)
-  assert all(conv.use_bias for conv in ours._convs)  # pylint: disable=protected-access
+  assert all(conv.use_bias for conv in ours._convs)  # noqa: SLF001
 
 
 def test_rpn_head_norm_is_per_level_with_shared_convs():
@@ -42,7 +42,7 @@ def test_rpn_head_norm_is_per_level_with_shared_convs():
   head(_features())
   assert norms.count_norm_layers(head) == {'GroupNormalization': 6}  # 3 x 2.
   assert _layer_counts(head)['Conv2D'] == 4  # 2 shared + scores + boxes.
-  assert not any(conv.use_bias for conv in head._convs)  # pylint: disable=protected-access
+  assert not any(conv.use_bias for conv in head._convs)  # noqa: SLF001
 
 
 def test_detection_head_is_4conv1fc_with_gn_and_no_norm_on_the_fc():
@@ -91,7 +91,7 @@ def test_mask_head_matches_model_gardens_shapes_and_picks_the_class():
                                  class_agnostic=True)
   assert agnostic([rois, classes]).shape == (2, 3, 28, 28)
   assert norms.count_norm_layers(ours) == {'GroupNormalization': 4}
-  convs = [layer for layer in ours._flatten_layers()  # pylint: disable=protected-access
+  convs = [layer for layer in ours._flatten_layers()  # noqa: SLF001
            if type(layer).__name__ == 'Conv2D']
   assert [c.use_bias for c in convs] == [False] * 4 + [True]  # + logits.
 

@@ -58,7 +58,7 @@ def test_none_and_empty_mean_no_norm(no_norm):
 def test_group_size_instead_of_groups():
   layer = norms.get_norm('group_norm', groups=None, group_size=4)(**BN_KWARGS)
   layer.build((None, 4, 4, 16))
-  assert (layer.groups, layer.group_size, layer._groups) == (None, 4, 4)  # pylint: disable=protected-access
+  assert (layer.groups, layer.group_size, layer._groups) == (None, 4, 4)  # noqa: SLF001
 
 
 @pytest.mark.parametrize('groups,group_size,message', [

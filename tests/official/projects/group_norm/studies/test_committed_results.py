@@ -39,7 +39,7 @@ def test_maskrcnn_shapes_fails_on_pretrained_gn_against_bn_star():
 def test_fashion_mnist_has_no_counted_rows_before_its_protocol():
   # The README says so: the pilot has not fixed the protocol, nothing is
   # measured. When counted rows land, this test states their verdict.
-  from official.projects.group_norm.studies import fashion_mnist  # pylint: disable=g-import-not-at-top
+  from official.projects.group_norm.studies import fashion_mnist  # noqa: PLC0415
   assert not fashion_mnist.PROTOCOL_FIXED
   rows = runner.read_rows(os.path.join(DOCS, 'fashion_mnist', 'photos'))
   assert rows == []

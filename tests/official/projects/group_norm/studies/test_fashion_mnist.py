@@ -108,8 +108,8 @@ def test_convergence_compares_gn_at_32_with_twice_the_epochs():
 
 @pytest.mark.parametrize('name', sorted(study.PARTS))
 def test_every_part_builds_its_cells(name):
-  from official.projects.group_norm.configs import common  # pylint: disable=g-import-not-at-top
-  from official.projects.group_norm.studies import engine  # pylint: disable=g-import-not-at-top
+  from official.projects.group_norm.configs import common  # noqa: PLC0415
+  from official.projects.group_norm.studies import engine  # noqa: PLC0415
   part = study.PARTS[name]
   params = common.get_exp_config(part.experiment)
   for line in part.lines:
