@@ -82,8 +82,9 @@ def configure_cpu_replicas(cpu_replicas: int) -> None:
 
   Each replica's ops also get their share of the cores (intra-op threads =
   cores // replicas, at least 1): the replicas run side by side, and with
-  every op spread over every core they only contend (measured on 2 cores, 2
-  replicas: 1.5x the steps/s at 2 images per replica, 1.2x at 32).
+  every op spread over every core they only contend (2 cores, 2 replicas:
+  GN 1.65x and BN 1.91x the steps/s at 2 images per replica, GN 1.23x at 32;
+  benchmarks/results/trainer.json).
   $TF_NUM_INTRAOP_THREADS, if set, wins.
 
   Raises:

@@ -242,11 +242,6 @@ def error_curves(history: Sequence[Dict]) -> Dict[str, List[List[float]]]:
   return curves
 
 
-def unit_of(experiment: str) -> str:
-  """What a batch of the experiment counts: 'images' or 'clips'."""
-  return UNITS[common.get_exp_config(experiment).task.model.backbone.type]
-
-
 def run_cells(experiment: str, lines: Sequence[str],
               per_replica_batch_sizes: Sequence[int], seeds: Sequence[int],
               cpu_replicas: int, output_dir: str, results_dir: str,
@@ -286,7 +281,6 @@ def run_cells(experiment: str, lines: Sequence[str],
     raise ValueError(f'Batch sizes {list(per_replica_batch_sizes)} and '
                      f'--cpu_replicas={cpu_replicas} must be >= 1.')
   params = common.get_exp_config(experiment)
-  unit = unit_of(experiment)
   # Seed-major: an interrupted study has whole seeds, not half the batches.
   cells = [Cell(n, b, s) for s in seeds
            for b in sorted(per_replica_batch_sizes, reverse=True)
@@ -295,6 +289,7 @@ def run_cells(experiment: str, lines: Sequence[str],
   overrides = {cell: cell_overrides(params, cell, cpu_replicas,
                                     base_learning_rate, schedule_scale)
                for cell in cells}
+  unit = UNITS[params.task.model.backbone.type]  # Checked by the overrides.
   settings = {'experiment': experiment, 'cpu_replicas': cpu_replicas,
               'params_override': params_override,
               'base_learning_rate': base_learning_rate}

@@ -31,6 +31,9 @@ from official.projects.group_norm.configs import common
 from official.projects.group_norm.modeling import norms as norms_lib
 from official.projects.group_norm.studies import engine
 
+# The experiment whose cells `claims` judges; others (pilots) get the report.
+EXPERIMENT = 'resnet_gn_colour_digits'
+
 # The paper's Table 3 (ResNet-50 on ImageNet, 32 images per GPU): validation
 # error (%) by the number of groups G, and by channels per group.
 PAPER_GROUPS = {64: 24.6, 32: 24.1, 16: 24.6, 8: 24.4, 4: 24.6, 2: 24.7,
@@ -164,7 +167,7 @@ def sweep(experiment: str, lines: Sequence[str],
       output_dir, results_dir, params_override, base_learning_rate,
       schedule_scale, log)
   write_report(results_dir, experiment, results.rows, cpu_replicas, log=log)
-  if results.rows and experiment == 'resnet_gn_colour_digits':
+  if results.rows and experiment == EXPERIMENT:
     log('The paper\'s findings at this scale:\n' +
         format_claims(claims(engine.summarize(results.rows))))
   return rows
@@ -227,11 +230,9 @@ def write_report(results_dir: str, experiment: str, rows: List[Dict],
   (`-G<k>`, `-C<k>`) and plain GN at their batch go to the ablation table
   (`ablation.md`) and `ablation.png`.
   """
-  backbone = common.get_exp_config(experiment).task.model.backbone.get()
   title = f'{experiment}, {cpu_replicas} replicas'
   rows = sorted(rows, key=engine.row_order)
   engine.write_csv(results_dir, rows)
-  ablation_rows = [r for r in rows if engine.is_ablation(r['line'])]
   batch_rows = [r for r in rows if not engine.is_ablation(r['line'])]
   table = engine.summarize(batch_rows)
   batch_sizes = sorted({r['per_replica_batch'] for r in batch_rows},
@@ -243,20 +244,37 @@ def write_report(results_dir: str, experiment: str, rows: List[Dict],
     engine.plot(table, batch_sizes, os.path.join(results_dir, 'sweep.png'),
                 title)
     written.append('sweep.png')
-  if ablation_rows:
-    batch = ablation_rows[0]['per_replica_batch']
-    gn_rows = [r for r in batch_rows if r['line'] == 'group_norm'
-               and r['per_replica_batch'] == batch]
-    ablation = ablation_table(ablation_rows + gn_rows, backbone.groups)
-    markdown = format_ablation(ablation, int(64 * backbone.depth_multiplier),
-                               batch)
-    with open(os.path.join(results_dir, 'ablation.md'), 'w') as f:
-      f.write(markdown + '\n')
-    plot_ablation(ablation, os.path.join(results_dir, 'ablation.png'),
-                  f'{title}, {batch} images per replica')
-    log(markdown)
+  if write_ablation(results_dir, experiment, rows, title, log):
     written += ['ablation.md', 'ablation.png']
   log(f'Wrote {", ".join(written)} in {results_dir}.')
+
+
+def write_ablation(results_dir: str, experiment: str, rows: List[Dict],
+                   title: str, log=print) -> bool:
+  """`ablation.md` and `ablation.png` of the group-count lines, if any ran.
+
+  Group-count lines (`-G<k>`, `-C<k>`) and plain GN at their batch (as the
+  experiment's own groups) go beside the paper's Table 3.
+
+  Returns:
+    Whether there were group-count rows (and so the files were written).
+  """
+  ablation_rows = [r for r in rows if engine.is_ablation(r['line'])]
+  if not ablation_rows:
+    return False
+  backbone = common.get_exp_config(experiment).task.model.backbone.get()
+  batch = ablation_rows[0]['per_replica_batch']
+  gn_rows = [r for r in rows if r['line'] == 'group_norm'
+             and r['per_replica_batch'] == batch]
+  ablation = ablation_table(ablation_rows + gn_rows, backbone.groups)
+  markdown = format_ablation(ablation, int(64 * backbone.depth_multiplier),
+                             batch)
+  with open(os.path.join(results_dir, 'ablation.md'), 'w') as f:
+    f.write(markdown + '\n')
+  plot_ablation(ablation, os.path.join(results_dir, 'ablation.png'),
+                f'{title}, {batch} images per replica')
+  log(markdown)
+  return True
 
 
 def _ints(values: Optional[Sequence[str]]) -> List[int]:
@@ -286,7 +304,7 @@ def main(_) -> None:
 FLAGS = flags.FLAGS
 
 if __name__ == '__main__':
-  flags.DEFINE_string('experiment', 'resnet_gn_colour_digits',
+  flags.DEFINE_string('experiment', EXPERIMENT,
                       'A registered experiment with a resnet_gn backbone.')
   flags.DEFINE_list('lines', ['batch_norm', 'group_norm'],
                     f'Lines to compare: names of {norms_lib.NORM_NAMES}, '

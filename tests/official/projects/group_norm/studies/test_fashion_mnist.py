@@ -73,7 +73,7 @@ def test_parts_cover_the_issues_grid_and_share_results_files():
 
 def test_report_writes_tables_plots_and_claims(tmp_path):
   results_dir = str(tmp_path)
-  rows = _paper_like()
+  rows = _paper_like() + _rows({('group_norm-G4', 32): [25.5, 25.6, 25.4]})
   for row in rows:  # Curves as engine.run_cell records them.
     row['train_curve'] = [[100, 0.5], [200, 0.3]]
     row['val_curve'] = [[100, 0.55], [200, 0.35]]
@@ -85,13 +85,19 @@ def test_report_writes_tables_plots_and_claims(tmp_path):
   lines = []
   results = study.write_report(results_dir, log=lines.append)
   assert all(c.held for c in results)
-  for name in ('table.md', 'claims.md', 'sweep.png', 'curves.png'):
+  for name in ('table.md', 'claims.md', 'sweep.png', 'curves.png',
+               'ablation.md', 'ablation.png'):
     assert os.path.getsize(os.path.join(results_dir, name)) > 100, name
   with open(os.path.join(results_dir, 'table.md')) as f:
     table = f.read()
   assert '| batch_norm | 24.73 ± 0.12 | 24.90 ± 0.08 |' in table
   paper = '| paper: batch_norm (ImageNet) | 23.6 | 23.7 | 24.8 | 27.3 | 34.7'
   assert paper in table
+  assert 'Table 1 for LN 25.3, IN 28.4' in table
+  with open(os.path.join(results_dir, 'ablation.md')) as f:
+    ablation = f.read()  # G=4 and plain GN (the experiment's G=8) at 32.
+  assert '| 8 | 25.00 | +0.00 | 32 | 24.1 |' in ablation
+  assert '| 4 | 25.50 | +0.50 | 16 | 24.6 |' in ablation
   with open(os.path.join(results_dir, 'claims.md')) as f:
     assert 'twice as long: not measured' in f.read()
 
