@@ -36,6 +36,7 @@ the JAX kernel shares, are in `gn_keras._maths`):
 import contextlib
 import functools
 import os
+import sys
 import threading
 import types
 from typing import Callable, List, Optional, Union
@@ -254,12 +255,14 @@ _exporting = threading.local()
 
 @contextlib.contextmanager
 def for_export():
-  """Traces graphs that are exact wherever they later run.
+  """Traces graphs that are exact wherever they later run, and portable.
 
-  `tf.saved_model.save` (and Keras' `export`, which calls it) is recognized
-  by itself; code that traces its concrete functions before saving them
-  (Model Garden's export does) traces them inside this context, so that no
-  CPU-only `ones @ x` sums are baked in (see `_Layout.channel_sums`).
+  Recognized by themselves: `tf.saved_model.save`, Keras' `export` (every
+  format, ONNX included), tf2onnx (`from_keras`, `from_function`) and
+  TFLite's converter. Other code that traces its concrete functions before
+  saving or converting them (Model Garden's export does) traces them inside
+  this context, so that no CPU-only `ones @ x` sums (see
+  `_Layout.channel_sums`) and no XLA-compiled inner function are baked in.
 
   Yields:
     Nothing.
@@ -272,10 +275,33 @@ def for_export():
     _exporting.depth = depth
 
 
+# Exporters that trace a model's functions themselves, outside any save
+# context, and take the graph out of TensorFlow: an XLA-compiled inner function
+# reaches tf2onnx as a `PartitionedCall` it cannot convert (an invalid ONNX
+# file), and TFLite's converter as a call it cannot lower.
+_EXPORTER_MODULES = ('tf2onnx.', 'keras.src.export.', 'tf_keras.src.export.',
+                     'tensorflow.lite.python.')
+
+
 def _tracing_for_export() -> bool:
-  """Whether the graph being traced is being saved (or is for `for_export`)."""
+  """Whether the graph being traced is for export (see `for_export`)."""
   return (save_context.in_save_context() or
-          bool(getattr(_exporting, 'depth', 0)))
+          bool(getattr(_exporting, 'depth', 0)) or
+          (tf.inside_function() and _traced_by_exporter()))
+
+
+def _traced_by_exporter() -> bool:
+  """Whether an exporter's code is on the stack (we are tracing for it).
+
+  Runs only while a graph is built, once per op built; a stack is a few
+  hundred frames deep at most.
+  """
+  frame = sys._getframe(1)  # noqa: SLF001
+  while frame is not None:
+    if frame.f_globals.get('__name__', '').startswith(_EXPORTER_MODULES):
+      return True
+    frame = frame.f_back
+  return False
 
 
 def _matmul_sums() -> bool:
