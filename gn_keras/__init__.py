@@ -15,10 +15,12 @@ import importlib
 # `tf_keras` here would shadow the submodule `gn_keras.tf_keras`.
 from gn_keras import compat as _compat
 from gn_keras.convert import convert_batch_norm
+from gn_keras.convert import convert_group_norm
 from gn_keras.layers import GroupNormalization
 
 __version__ = '0.1.0'
-__all__ = ['GroupNormalization', 'convert_batch_norm', 'group_norm']
+__all__ = ['GroupNormalization', 'convert_batch_norm', 'convert_group_norm',
+           'group_norm']
 
 _compat.register()
 

@@ -35,7 +35,10 @@ DOC = """Group normalization layer (Wu & He, 2018).
       the two). Defaults to None.
     axis: The channel axis: -1 for channels-last, 1 for channels-first.
       Defaults to -1.
-    epsilon: Small float added to the variance. Defaults to 1e-5.
+    epsilon: Small float added to the variance. Defaults to 1e-5, the
+      paper's; Keras' own GroupNormalization and tensorflow-addons' default
+      to 1e-3 (pass it to compute what they do; `convert_group_norm` keeps
+      each layer's).
     center: If True, add the learned offset `beta`. Defaults to True.
     scale: If True, multiply by the learned scale `gamma`. Defaults to True.
     beta_initializer: Initializer for `beta`. Defaults to "zeros".

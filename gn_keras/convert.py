@@ -1,8 +1,10 @@
-"""BN -> GN conversion of existing Keras models (Keras 3 and tf_keras).
+"""Converting existing Keras models (Keras 3 and tf_keras) to gn_keras' GN.
 
 `keras.applications` and keras-hub ResNets hard-code BatchNormalization;
 `convert_batch_norm` gives any built Functional or Sequential model, nested
 ones included, a GroupNormalization in place of each batch norm.
+`convert_group_norm` swaps Keras' own GroupNormalization for ours, keeping
+what each computes.
 """
 
 from typing import Any, List, Optional, Tuple
@@ -17,7 +19,7 @@ def _largest_divisor(channels: int, at_most: int) -> int:
 
 
 def _flavour(model) -> Tuple[Any, type, tuple]:
-  """(Keras module, its GroupNormalization, its batch-norm classes)."""
+  """(Keras module, our GroupNormalization, its batch-norm classes)."""
   import keras  # noqa: PLC0415 (each flavour is imported only when used)
 
   if isinstance(model, keras.Model):
@@ -34,7 +36,7 @@ def _flavour(model) -> Tuple[Any, type, tuple]:
     return tf_keras, gn_tf_keras.GroupNormalization, (
         tf_keras.layers.BatchNormalization,
         tf_keras.layers.experimental.SyncBatchNormalization)
-  raise TypeError('convert_batch_norm takes a Keras 3 or tf_keras model; '
+  raise TypeError('gn_keras converts Keras 3 and tf_keras models; '
                   f'received {type(model).__name__}.')
 
 
@@ -84,11 +86,155 @@ def convert_batch_norm(model, groups: Optional[int] = 32,
         f'convert_batch_norm takes {sorted(refused & set(gn_kwargs))} from '
         'each batch norm (or, for activation, keeps the model as it is); '
         'pass only other GroupNormalization arguments.')
+  _check_model(model)
+  _, gn_class, bn_classes = _flavour(model)
+
+  def replace(layer):
+    if not isinstance(layer, bn_classes):
+      return None
+    new = _group_norm_for(layer, gn_class, groups, group_size, gn_kwargs)
+    # BN's weights are [gamma?, beta?, moving_mean, moving_variance]; the
+    # moving statistics have no use in GN.
+    return new, lambda: new.set_weights(
+        layer.get_weights()[:int(layer.scale) + int(layer.center)])
+
+  return _convert(model, replace)
+
+
+def convert_group_norm(model):
+  """Returns a copy of `model` with Keras' GroupNormalization replaced by ours.
+
+  Every `keras.layers.GroupNormalization` (in a tf_keras model,
+  `tf_keras.layers.GroupNormalization`) becomes a gn_keras
+  GroupNormalization with the same config (groups, axis, epsilon, center,
+  scale, initializers, regularizers, constraints, name, trainability, dtype
+  policy) and weights, so the model computes what it did (to float32
+  rounding). Note the epsilon: Keras' layer defaults to 1e-3, ours to the
+  paper's 1e-5; each converted layer keeps the epsilon it had.
+
+  Layers found: those of the model and of nested models, and those that a
+  subclassed layer holds as attributes (directly, in a list, or inside
+  another such layer). The copy saves and loads as ours from `.keras`
+  (safe mode included), with one exception: a subclassed layer builds its
+  sublayers again in `__init__` when it is loaded, so one that creates a
+  Keras GroupNormalization there has Keras' layer again after
+  `keras.models.load_model`; call `convert_group_norm` on the loaded model.
+
+  Args:
+    model: A built Functional or Sequential model, Keras 3 or tf_keras.
+
+  Returns:
+    The converted model, of the same flavour. Every other layer is a copy with
+    its weights copied: the new model shares no variable with `model`.
+
+  Raises:
+    ValueError: for a model that is not built.
+    TypeError: for an object that is not a Keras model.
+
+  Example:
+  >>> inputs = keras.Input((8, 8, 16))
+  >>> model = keras.Model(inputs, keras.layers.GroupNormalization(4)(inputs))
+  >>> ours = gn_keras.convert_group_norm(model)
+  """
+  _check_model(model)
+  keras_module, gn_class, _ = _flavour(model)
+  keras_gn = keras_module.layers.GroupNormalization
+
+  def replace(layer):
+    if isinstance(layer, keras_gn):
+      new = gn_class.from_config(layer.get_config())
+      return new, lambda: new.set_weights(layer.get_weights())
+    if type(layer).__module__.startswith(('keras.', 'tf_keras.')):
+      return None  # Keras' own layers hold no GN.
+    new = layer.__class__.from_config(layer.get_config())
+
+    def copy_then_swap():
+      new.set_weights(layer.get_weights())
+      _swap_held_layers(new, keras_gn, gn_class)
+
+    return new, copy_then_swap
+
+  return _convert(model, replace)
+
+
+def _check_model(model):
   _flavour(model)  # Raises for anything but a Keras model.
   if not model.built:
     raise ValueError(f'Model {model.name!r} is not built; build it (call it '
                      'or give it an Input) before converting it.')
-  return _convert(model, groups, group_size, gn_kwargs)
+
+
+def _convert(model, replace):
+  """Clones `model`, with `replace(layer)` for each layer, and its weights.
+
+  `replace` gives None (the layer is cloned from its config) or (new layer,
+  a function that gives it its weights once built).
+  """
+  keras_module = _flavour(model)[0]
+  finish: List[Any] = []  # Called once the clone is built.
+
+  def clone(layer):
+    if isinstance(layer, keras_module.Model):  # Nested: weights copied inside.
+      return _convert(layer, replace)
+    replaced = replace(layer)
+    if replaced is None:
+      new = layer.__class__.from_config(layer.get_config())
+      replaced = new, lambda: new.set_weights(layer.get_weights())
+    finish.append(replaced[1])
+    return replaced[0]
+
+  converted = keras_module.models.clone_model(model, clone_function=clone)
+  for copy_weights in finish:
+    copy_weights()
+  return converted
+
+
+def _swap_held_layers(owner, keras_gn, gn_class):
+  """Replaces the Keras GNs that a built layer holds (see convert_group_norm).
+
+  Each is replaced, built and with its weights, where it is held: an
+  attribute or a list item. A built Keras 3 layer refuses new sublayers, so
+  there the attribute is set past its tracking and the tracked sublayer is
+  replaced in place (which keeps the order of `weights`).
+  """
+  for name, value in list(vars(owner).items()):
+    if name.startswith('_'):
+      continue
+    if isinstance(value, list):
+      for i, item in enumerate(value):
+        if isinstance(item, keras_gn):
+          value[i] = _replace_tracked(owner, item, keras_gn, gn_class)
+        elif _is_plain_layer(item):
+          _swap_held_layers(item, keras_gn, gn_class)
+    elif isinstance(value, keras_gn):
+      new = _replace_tracked(owner, value, keras_gn, gn_class)
+      if hasattr(owner, '_tracker'):  # Keras 3.
+        object.__setattr__(owner, name, new)
+      else:  # tf_keras untracks the old value itself.
+        setattr(owner, name, new)
+    elif _is_plain_layer(value):
+      _swap_held_layers(value, keras_gn, gn_class)
+
+
+def _is_plain_layer(value):
+  """A layer that is not a model (models are converted by cloning)."""
+  return hasattr(value, 'get_config') and hasattr(value, 'build') and (
+      not hasattr(value, 'layers'))
+
+
+def _replace_tracked(owner, old, keras_gn, gn_class):
+  """Our GN for `old` (built, its weights), tracked by `owner` in its place."""
+  del keras_gn
+  new = gn_class.from_config(old.get_config())
+  shape = [None] * old.input_spec.ndim
+  for axis, channels in old.input_spec.axes.items():
+    shape[axis] = channels
+  new.build(tuple(shape))
+  new.set_weights(old.get_weights())
+  tracker = getattr(owner, '_tracker', None)
+  if tracker is not None:  # Keras 3: keep `owner.weights` in order.
+    tracker.replace_tracked_value('layers', old, new)
+  return new
 
 
 def _group_norm_for(batch_norm, gn_class, groups, group_size, gn_kwargs):
@@ -117,27 +263,3 @@ def _group_norm_for(batch_norm, gn_class, groups, group_size, gn_kwargs):
                   **kwargs)
 
 
-def _convert(model, groups, group_size, gn_kwargs):
-  """Clones `model` with the conversion and copies every weight."""
-  keras_module, gn_class, bn_classes = _flavour(model)
-  pairs: List[Tuple[Any, Any]] = []  # (new layer, old layer) to copy.
-
-  def clone(layer):
-    if isinstance(layer, keras_module.Model):  # Nested: weights copied inside.
-      return _convert(layer, groups, group_size, gn_kwargs)
-    if isinstance(layer, bn_classes):
-      new = _group_norm_for(layer, gn_class, groups, group_size, gn_kwargs)
-    else:
-      new = layer.__class__.from_config(layer.get_config())
-    pairs.append((new, layer))
-    return new
-
-  converted = keras_module.models.clone_model(model, clone_function=clone)
-  for new, old in pairs:
-    if isinstance(old, bn_classes):
-      # BN's weights are [gamma?, beta?, moving_mean, moving_variance].
-      affine = old.get_weights()[:int(old.scale) + int(old.center)]
-      new.set_weights(affine)
-    else:
-      new.set_weights(old.get_weights())
-  return converted

@@ -163,7 +163,7 @@ def test_bad_arguments_raise():
   with pytest.raises(ValueError, match='exactly one of `groups` and '
                      '`group_size`'):
     convert_batch_norm(model, groups=4, group_size=2)
-  with pytest.raises(TypeError, match='takes a Keras 3 or tf_keras model'):
+  with pytest.raises(TypeError, match='converts Keras 3 and tf_keras models'):
     convert_batch_norm(keras.layers.Dense(2))
   unbuilt = keras.Sequential([keras.layers.BatchNormalization()])
   with pytest.raises(ValueError, match='is not built'):
