@@ -1,18 +1,19 @@
 """GroupNormalization for Keras 3: thin, over the backend's kernel.
 
 On the TensorFlow backend the layer calls the TensorFlow op (`gn_keras.ops`),
-on the JAX backend the JAX one (`gn_keras.jax_ops`); arguments, config,
-weights and numerics are the same, so a `.keras` file saved on one backend
-loads on the other. Only the backend's kernel is imported: on JAX, no
-TensorFlow. Importing this module maps tensorflow-addons' layer name to this
-layer in Keras 3's custom objects (see `gn_keras.compat`).
+on JAX the JAX one (`gn_keras.jax_ops`), on PyTorch the torch one
+(`gn_keras.torch_ops`); arguments, config, weights and numerics are the same,
+so a `.keras` file saved on one backend loads on the others. Only the
+backend's kernel is imported: on JAX and PyTorch, no TensorFlow. Importing
+this module maps tensorflow-addons' layer name to this layer in Keras 3's
+custom objects (see `gn_keras.compat`).
 """
 
 import keras
 
 from gn_keras import _layer
 
-SUPPORTED_BACKENDS = ('tensorflow', 'jax')
+SUPPORTED_BACKENDS = ('tensorflow', 'jax', 'torch')
 
 
 def _backend_kernel():
@@ -24,6 +25,9 @@ def _backend_kernel():
   if backend == 'jax':
     from gn_keras import jax_ops  # noqa: PLC0415
     return jax_ops.group_norm
+  if backend == 'torch':
+    from gn_keras import torch_ops  # noqa: PLC0415
+    return torch_ops.group_norm
   return None
 
 
@@ -44,7 +48,7 @@ class GroupNormalization(  # noqa: D101 (the docstring is _layer.DOC)
     if keras.backend.backend() not in SUPPORTED_BACKENDS:
       raise ValueError(
           'gn_keras.GroupNormalization runs on the Keras backends '
-          f'{" and ".join(SUPPORTED_BACKENDS)}; received '
+          f'{", ".join(SUPPORTED_BACKENDS)}; received '
           f'KERAS_BACKEND={keras.backend.backend()!r}.')
     super().__init__(*args, **kwargs)
 

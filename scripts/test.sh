@@ -10,6 +10,10 @@ if ! ruff check .; then
   echo "[lint] failed: fix the findings above ('ruff check --fix .' fixes some)." >&2
   exit 1
 fi
+if [ -f .venv/.gn_keras-torch-tier ] &&
+   [ "$(cat .venv/.gn_keras-torch-tier)" != installed ]; then
+  echo "[torch tier] not run: $(cat .venv/.gn_keras-torch-tier)"
+fi
 set +e
 python -m pytest --durations=25 "$@"
 rc=$?

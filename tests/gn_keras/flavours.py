@@ -3,8 +3,9 @@
 A flavour is a Keras and its gn_keras GroupNormalization. Each is made only
 when a test asks for it, so the shared checks collect without importing any
 backend. The Keras 3 backend is fixed when Keras is first imported, so the
-JAX backend's flavour is the only one of a pytest process run with
-KERAS_BACKEND=jax (tests/gn_keras/test_jax_backend.py starts one).
+JAX (PyTorch) backend's flavour is the only one of a pytest process run with
+KERAS_BACKEND=jax (torch); tests/gn_keras/test_jax_backend.py
+(test_torch_backend.py) starts one.
 """
 
 import dataclasses
@@ -20,6 +21,9 @@ class Flavour:
   set_policy: Callable[[str], None]
   save_formats: tuple  # File suffixes model.save() round-trips here.
   weight_prefix: str = ''  # Of the weights' (and checkpoint keys') names.
+  # A layer's output as a NumPy array (torch outputs that need grad refuse
+  # np.asarray).
+  numpy: Callable[[Any], Any] = lambda t: t
 
 
 def keras3() -> Flavour:
@@ -29,7 +33,8 @@ def keras3() -> Flavour:
   import gn_keras  # noqa: PLC0415
   return Flavour(keras=keras, layer=gn_keras.GroupNormalization,
                  set_policy=keras.mixed_precision.set_global_policy,
-                 save_formats=('.keras',))
+                 save_formats=('.keras',),
+                 numpy=keras.ops.convert_to_numpy)
 
 
 def tf_keras() -> Flavour:
@@ -43,7 +48,8 @@ def tf_keras() -> Flavour:
                  weight_prefix='gn_')
 
 
-if os.environ.get('KERAS_BACKEND') == 'jax':
-  FLAVOURS: Dict[str, Callable[[], Flavour]] = {'keras3_jax': keras3}
+_BACKEND = os.environ.get('KERAS_BACKEND')
+if _BACKEND in ('jax', 'torch'):
+  FLAVOURS: Dict[str, Callable[[], Flavour]] = {f'keras3_{_BACKEND}': keras3}
 else:
   FLAVOURS = {'keras3': keras3, 'tf_keras': tf_keras}

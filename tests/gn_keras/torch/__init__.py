@@ -1,0 +1,1 @@
+"""Tests of gn_keras on the PyTorch backend (see conftest.py)."""

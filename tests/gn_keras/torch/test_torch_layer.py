@@ -1,0 +1,122 @@
+"""The Keras 3 layer on PyTorch: the `tensorflow`-marked checks, in torch."""
+
+import keras
+import numpy as np
+import pytest
+import torch
+
+import gn_keras
+from tests.gn_keras.reference import reference
+
+RNG = np.random.default_rng(1)
+
+
+def _x(shape=(4, 6, 6, 8), loc=1.0):
+  return RNG.normal(loc, 2.0, size=shape).astype('float32')
+
+
+def _numpy(t):
+  return keras.ops.convert_to_numpy(t)
+
+
+def test_the_layer_runs_on_torch():
+  assert keras.backend.backend() == 'torch'
+  layer = gn_keras.GroupNormalization(groups=2)
+  assert isinstance(layer(_x()), torch.Tensor)
+
+
+@pytest.mark.parametrize('policy,compute', [('mixed_float16', 'float16'),
+                                            ('mixed_bfloat16', 'bfloat16')])
+def test_mixed_precision_keeps_float32_weights_stats_and_gradients(policy,
+                                                                   compute):
+  keras.mixed_precision.set_global_policy(policy)
+  try:
+    layer = gn_keras.GroupNormalization(groups=2)
+    atol = 0.05 if compute == 'bfloat16' else 5e-3
+    for loc in (300.0, 7e4):  # 7e4 is float16's inf.
+      x = _x(loc=loc)
+      y = layer(x)
+      assert y.dtype == getattr(torch, compute)
+      np.testing.assert_allclose(_numpy(y).astype(np.float64),
+                                 reference(x, 2), atol=atol,
+                                 err_msg=f'loc={loc}')
+    assert all(w.dtype == 'float32' for w in layer.weights)
+    y = layer(torch.as_tensor(_x()).to(getattr(torch, compute)))
+    y.float().sum().backward()
+    assert all(w.value.grad.dtype == torch.float32
+               for w in layer.trainable_weights)
+  finally:
+    keras.mixed_precision.set_global_policy('float32')
+
+
+def test_second_order_through_the_layer_matches_a_float64_reference():
+  layer = gn_keras.GroupNormalization(groups=4,
+                                      gamma_initializer='random_uniform',
+                                      beta_initializer='random_normal')
+  x = _x((2, 4, 4, 8))
+  layer.build(x.shape)
+  gamma, beta = (torch.tensor(w, dtype=torch.float64)
+                 for w in layer.get_weights())
+
+  def reference_torch(t):
+    grouped = t.reshape(2, -1, 4, 2)
+    mean = grouped.mean(dim=(1, 3), keepdim=True)
+    var = torch.square(grouped - mean).mean(dim=(1, 3), keepdim=True)
+    return ((grouped - mean) / torch.sqrt(var + 1e-5)).reshape(t.shape) * (
+        gamma) + beta
+
+  def penalty_gradient(norm, t):
+    t = t.clone().requires_grad_()
+    (inner,) = torch.autograd.grad(torch.sin(norm(t)).sum(), t,
+                                   create_graph=True)
+    (outer,) = torch.autograd.grad(torch.square(inner).sum(), t)
+    return outer.double().numpy()
+
+  expected = penalty_gradient(reference_torch, torch.tensor(x).double())
+  got = penalty_gradient(layer, torch.tensor(x))
+  np.testing.assert_allclose(got, expected, atol=1e-5 * np.abs(expected).max())
+
+
+def test_matches_keras_own_group_normalization_where_it_is_finite():
+  ours = gn_keras.GroupNormalization(groups=4, epsilon=1e-3)
+  theirs = keras.layers.GroupNormalization(groups=4, epsilon=1e-3)
+  x = _x((2, 6, 6, 16))
+  np.testing.assert_allclose(_numpy(ours(x)), _numpy(theirs(x)), atol=1e-4)
+  # Mean 1e4, std 1e-2: Keras' single-pass float32 variance goes negative.
+  x = (1e4 + 1e-2 * RNG.normal(size=(2, 6, 6, 16))).astype('float32')
+  np.testing.assert_allclose(_numpy(ours(x)),
+                             reference(x.astype(np.float64), 4, epsilon=1e-3),
+                             atol=2e-3)
+  assert np.isnan(_numpy(theirs(x))).any()
+
+
+def _model():
+  inputs = keras.Input((6, 6, 8))
+  hidden = keras.layers.Conv2D(8, 3, padding='same')(inputs)
+  outputs = gn_keras.GroupNormalization(groups=4, activation='relu')(hidden)
+  return keras.Model(inputs, outputs)
+
+
+def test_a_model_trains_with_fit():
+  model = _model()
+  model.compile(optimizer=keras.optimizers.SGD(0.1), loss='mse')
+  x = _x()
+  history = model.fit(x, np.zeros_like(x), epochs=3, verbose=0)
+  assert history.history['loss'][-1] < history.history['loss'][0]
+
+
+def test_torch_compile_of_a_model_equals_the_eager_call():
+  model = _model()
+  x = torch.as_tensor(_x())
+  compiled = torch.compile(model)
+  np.testing.assert_allclose(_numpy(compiled(x)), _numpy(model(x)), atol=1e-5)
+
+
+def test_convert_batch_norm_works_on_torch():
+  model = keras.Sequential([keras.Input((6, 6, 8)),
+                            keras.layers.BatchNormalization(name='bn')])
+  converted = gn_keras.convert_batch_norm(model, groups=4)
+  assert isinstance(converted.get_layer('bn'), gn_keras.GroupNormalization)
+  x = _x()
+  np.testing.assert_allclose(_numpy(converted(x)),
+                             reference(x, 4, epsilon=1e-3), atol=2e-5)
