@@ -1,8 +1,8 @@
 """Every registered experiment's config and model stay exactly as recorded.
 
 The recorded signatures (tests/fixtures/model_signatures.json) are each
-experiment's config dump and its model's variable names, shapes and
-parameter count, plus the committed YAML variants (BN, frozen BN, the
+experiment's config dump, its model's variable names, shapes and parameter
+count, and the keys of its object-based checkpoint (attribute paths), plus the committed YAML variants (BN, frozen BN, the
 norm-free FPN of BN*) and weight standardization. A refactor of the modeling
 code must leave all of them alone: checkpoints, configs and override paths
 keep working. After a deliberate change, regenerate and commit the file:
@@ -15,8 +15,10 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 
 import pytest
+import tensorflow as tf
 import tf_keras
 
 from official.core import exp_factory
@@ -66,11 +68,15 @@ def signature(experiment, yaml_path=None, override=None):
                                               is_strict=True)
   model = task_factory.get_task(params.task).build_model()
   variables = sorted(f'{v.name} {v.shape}' for v in model.variables)
+  with tempfile.TemporaryDirectory() as folder:
+    path = tf.train.Checkpoint(model=model).write(os.path.join(folder, 'c'))
+    keys = sorted(name for name, _ in tf.train.list_variables(path))
   tf_keras.backend.clear_session()
   return {
       'config_sha256': _sha256(json.dumps(params.as_dict(), sort_keys=True,
                                           default=str)),
       'variables_sha256': _sha256('\n'.join(variables)),
+      'checkpoint_keys_sha256': _sha256('\n'.join(keys)),
       'variables': len(variables),
       'parameters': int(sum(v.shape.num_elements() for v in model.variables)),
   }
