@@ -14,6 +14,7 @@ from typing import Mapping, Optional
 import tensorflow as tf
 import tf_keras
 
+from official.projects.group_norm.modeling import conv_norm_act
 from official.projects.group_norm.modeling import feature_model
 from official.projects.group_norm.modeling import norms
 from official.vision.modeling.decoders import factory
@@ -71,19 +72,14 @@ class FPNGN(feature_model.FeatureModel):
         norm_momentum=norm_momentum,
         kernel_initializer=kernel_initializer,
         kernel_regularizer=kernel_regularizer)
-    make_norm = norms.get_norm(norm, groups=groups, group_size=group_size)
+    spec = norms.NormSpec(norm, groups, group_size, norm_epsilon,
+                          norm_momentum)
 
     def conv_norm(x, kernel_size, name):
-      # A norm's beta makes a bias redundant; without a norm, the bias stays.
-      x = layers.Conv2D(num_filters, kernel_size, padding='same',
-                        use_bias=make_norm is None,
-                        kernel_initializer=kernel_initializer,
-                        kernel_regularizer=kernel_regularizer,
-                        name=f'{name}_conv')(x)
-      if make_norm is None:
-        return x
-      return make_norm(axis=-1, momentum=norm_momentum, epsilon=norm_epsilon,
-                       name=f'{name}_norm')(x)
+      return conv_norm_act.conv_norm_act(
+          spec, num_filters, kernel_size, conv_name=f'{name}_conv',
+          norm_name=f'{name}_norm', kernel_initializer=kernel_initializer,
+          kernel_regularizer=kernel_regularizer)(x)
 
     inputs = {str(level): tf_keras.Input(shape=input_specs[str(level)][1:],
                                          name=f'level_{level}')
@@ -117,15 +113,11 @@ def build_fpn_gn(
     raise ValueError(f'build_fpn_gn got decoder type '
                      f'{model_config.decoder.type!r}, expected "fpn_gn".')
   config = model_config.decoder.get()
-  norm_kwargs = norms.norm_kwargs(model_config.norm_activation)
+  spec = norms.NormSpec.of_part(config, model_config.norm_activation)
   return FPNGN(
       input_specs=input_specs,
       min_level=model_config.min_level,
       max_level=model_config.max_level,
       num_filters=config.num_filters,
-      norm=config.norm,
-      groups=config.groups,
-      group_size=config.group_size,
-      norm_epsilon=norm_kwargs['epsilon'],
-      norm_momentum=norm_kwargs['momentum'],
-      kernel_regularizer=l2_regularizer)
+      kernel_regularizer=l2_regularizer,
+      **spec.part_arguments())

@@ -20,6 +20,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 import tensorflow as tf
 import tf_keras
 
+from official.projects.group_norm.modeling import conv_norm_act
 from official.projects.group_norm.modeling import norms
 
 layers = tf_keras.layers
@@ -31,30 +32,22 @@ def _he_normal():
 
 
 def _conv_stack(prefix: str, num_convs: int, num_filters: int,
-                make_norm: Optional[norms.NormConstructor], norm_epsilon: float,
-                norm_momentum: float, kernel_regularizer
+                spec: norms.NormSpec, kernel_regularizer
                 ) -> List[Tuple[layers.Layer, Optional[layers.Layer]]]:
-  """(conv, norm or None) pairs; a conv has a bias only without a norm."""
-  stack = []
-  for i in range(num_convs):
-    conv = layers.Conv2D(
-        num_filters, 3, padding='same', use_bias=make_norm is None,
-        kernel_initializer=_he_normal(), kernel_regularizer=kernel_regularizer,
-        name=f'{prefix}-conv_{i}')
-    norm_layer = None if make_norm is None else make_norm(
-        axis=-1, momentum=norm_momentum, epsilon=norm_epsilon,
-        name=f'{prefix}-conv-norm_{i}')
-    stack.append((conv, norm_layer))
-  return stack
+  """(conv, norm or None) pairs of 3x3 units, named as Detectron's.
+
+  Pairs, not units: checkpoints know them as `_stack/<i>/0` and `/1`.
+  """
+  return [tuple(conv_norm_act.conv_norm_act(
+      spec, num_filters, 3, conv_name=f'{prefix}-conv_{i}',
+      norm_name=f'{prefix}-conv-norm_{i}', kernel_initializer=_he_normal(),
+      kernel_regularizer=kernel_regularizer))[:2] for i in range(num_convs)]
 
 
 def _apply(stack: Iterable, x: tf.Tensor, activation) -> tf.Tensor:
-  """Conv -> norm (if any) -> activation, for each pair of the stack."""
-  for conv, norm_layer in stack:
-    x = conv(x)
-    if norm_layer is not None:
-      x = norm_layer(x)
-    x = activation(x)
+  """Each (conv, norm) pair of the stack as a unit with `activation`."""
+  for conv, norm in stack:
+    x = conv_norm_act.ConvNormAct(conv, norm, activation)(x)
   return x
 
 
@@ -110,20 +103,20 @@ class RPNHeadGN(_HeadConfig):
         kernel_regularizer=kernel_regularizer))
     self._levels = [str(level) for level in range(min_level, max_level + 1)]
     self._activation = tf_keras.activations.get(activation)
-    make_norm = norms.get_norm(norm, groups=groups, group_size=group_size)
+    spec = norms.NormSpec(norm, groups, group_size, norm_epsilon,
+                          norm_momentum)
     # Convs are shared across levels; norms (with their statistics) are not.
     self._convs = [
-        layers.Conv2D(num_filters, 3, padding='same',
-                      use_bias=make_norm is None,
-                      kernel_initializer=tf_keras.initializers.RandomNormal(
-                          stddev=0.01),
-                      kernel_regularizer=kernel_regularizer,
-                      name=f'rpn-conv_{i}') for i in range(num_convs)]
+        conv_norm_act.conv(
+            spec, num_filters, 3, f'rpn-conv_{i}',
+            kernel_initializer=tf_keras.initializers.RandomNormal(
+                stddev=0.01),
+            kernel_regularizer=kernel_regularizer) for i in range(num_convs)]
     self._norms = {
-        level: [None if make_norm is None else make_norm(
-            axis=-1, momentum=norm_momentum, epsilon=norm_epsilon,
-            name=f'rpn-conv-norm_{level}_{i}') for i in range(num_convs)]
+        level: [spec.layer(f'rpn-conv-norm_{level}_{i}')
+                for i in range(num_convs)]
         for level in self._levels}
+
     def predictor(filters, name):  # Fresh initializer each: no shared seed.
       return layers.Conv2D(
           filters, 1, kernel_regularizer=kernel_regularizer, name=name,
@@ -184,8 +177,8 @@ class DetectionHeadGN(_HeadConfig):
     self._activation = tf_keras.activations.get(activation)
     self._stack = _conv_stack(
         'detection', num_convs, num_filters,
-        norms.get_norm(norm, groups=groups, group_size=group_size),
-        norm_epsilon, norm_momentum, kernel_regularizer)
+        norms.NormSpec(norm, groups, group_size, norm_epsilon, norm_momentum),
+        kernel_regularizer)
     self._fc = layers.Dense(
         fc_dims, kernel_regularizer=kernel_regularizer,
         kernel_initializer=tf_keras.initializers.VarianceScaling(
@@ -250,8 +243,8 @@ class MaskHeadGN(_HeadConfig):
     self._activation = tf_keras.activations.get(activation)
     self._stack = _conv_stack(
         'mask', num_convs, num_filters,
-        norms.get_norm(norm, groups=groups, group_size=group_size),
-        norm_epsilon, norm_momentum, kernel_regularizer)
+        norms.NormSpec(norm, groups, group_size, norm_epsilon, norm_momentum),
+        kernel_regularizer)
     self._deconv = layers.Conv2DTranspose(
         num_filters, upsample_factor, strides=upsample_factor,
         kernel_initializer=_he_normal(), kernel_regularizer=kernel_regularizer,

@@ -43,15 +43,12 @@ def build_heads(model_config,
   Each head's norm comes from its own config; epsilon, momentum and
   activation from the model's `norm_activation`.
   """
-  norm_kwargs = norms.norm_kwargs(model_config.norm_activation)
   rpn, box = model_config.rpn_head, model_config.detection_head
 
   def norm_args(head):
-    return dict(norm=head.norm, groups=head.groups, group_size=head.group_size,
-                norm_epsilon=norm_kwargs['epsilon'],
-                norm_momentum=norm_kwargs['momentum'],
-                activation=model_config.norm_activation.activation,
-                kernel_regularizer=l2_regularizer)
+    spec = norms.NormSpec.of_part(head, model_config.norm_activation)
+    return dict(activation=model_config.norm_activation.activation,
+                kernel_regularizer=l2_regularizer, **spec.part_arguments())
 
   heads = {
       'rpn_head': heads_gn.RPNHeadGN(

@@ -9,6 +9,10 @@ a norm that has no use for one (GN has no moving statistics) ignores it.
   make_norm = get_norm('group_norm', groups=32)
   x = make_norm(axis=-1, momentum=0.9, epsilon=1e-5, name='bn1')(x)
 
+A model part holds one `NormSpec` (kind, groups or group size, epsilon,
+momentum), assembled once from its config (`NormSpec.of_part`); its layers
+come from `spec.layer(name)`, through `conv_norm_act`.
+
 `NORMS` is the single source of truth: each kind's row holds how to build it
 and the layer class(es) it builds, which is what `check_norms` expects to find.
 Adding a kind is adding a row. `get_norm(None)` is "no norm" (None), as
@@ -26,7 +30,8 @@ from gn_keras.tf_keras import GroupNormalization
 from official.modeling import hyperparams
 
 NormConstructor = Callable[..., tf_keras.layers.Layer]
-NormSpec = Union[str, NormConstructor, None]
+# A norm as configs name it: a factory name, a constructor, or None (no norm).
+Norm = Union[str, NormConstructor, None]
 
 # BatchNormalization's keyword arguments that group-style norms also take.
 _SHARED_KWARGS = ('axis', 'epsilon', 'center', 'scale', 'trainable', 'name',
@@ -106,7 +111,7 @@ def _kind(norm: str) -> NormKind:
   return NORMS[norm]
 
 
-def get_norm(norm: NormSpec,
+def get_norm(norm: Norm,
              groups: Optional[int] = 32,
              group_size: Optional[int] = None) -> Optional[NormConstructor]:
   """Returns a constructor of norm layers that takes BN's keyword arguments.
@@ -139,40 +144,74 @@ def get_norm(norm: NormSpec,
   return _kind(norm).make(groups, group_size)
 
 
-def backbone_norm(norm: NormSpec, groups: Optional[int],
-                  group_size: Optional[int], momentum: float, epsilon: float,
-                  regularizer, owner: str) -> Callable[..., object]:
-  """The norm a ResNet backbone puts after each of its convolutions.
+@dataclasses.dataclass(frozen=True)
+class NormSpec:
+  """What one model part normalizes with, assembled once from its config.
 
-  Args:
-    norm: As `get_norm`'s; a backbone always normalizes, so never None.
-    groups: As `get_norm`'s.
-    group_size: As `get_norm`'s.
-    momentum: Of the moving statistics of the BN kinds.
+  Serializable (`dataclasses.asdict`) when `kind` is a name or None. Every
+  backbone, FPN and head takes its norm layers from one spec, through
+  `conv_norm_act` (which owns the bias rule: a convolution has a bias only
+  when `normalizes` is False).
+
+  Attributes:
+    kind: A norm-factory name (`NORM_NAMES`), a constructor, or None for no
+      norm.
+    groups: Groups of 'group_norm' (-1: one channel per group), or None to
+      use `group_size`.
+    group_size: Channels per group of 'group_norm', the alternative.
     epsilon: Added to the variance.
-    regularizer: Of gamma and beta (None: no weight decay on the norms).
-    owner: The backbone's name, for the error.
-
-  Returns:
-    `apply(x, name, zero_gamma=False)`: a fresh norm layer named `name` on
-    `x`, gamma starting at zero when `zero_gamma` (a residual block's last
-    norm, so the block starts as the identity).
-
-  Raises:
-    ValueError: for norm None, or whatever `get_norm` refuses.
+    momentum: Of the moving statistics (the BN kinds only).
   """
-  make_norm = get_norm(norm, groups=groups, group_size=group_size)
-  if make_norm is None:
-    raise ValueError(f'{owner} needs a norm; received norm=None.')
+  kind: Norm = 'group_norm'
+  groups: Optional[int] = 32
+  group_size: Optional[int] = None
+  epsilon: float = 1e-5
+  momentum: float = 0.99
 
-  def apply(x, name, zero_gamma=False):
-    return make_norm(
-        axis=-1, momentum=momentum, epsilon=epsilon,
+  def __post_init__(self):
+    """Makes the constructor; unknown names and bad groups raise here."""
+    object.__setattr__(self, '_make', get_norm(self.kind, self.groups,
+                                               self.group_size))
+
+  @classmethod
+  def of_part(cls, part_config, norm_activation_config) -> 'NormSpec':
+    """The spec of a part config (`norm`, `groups`, `group_size`).
+
+    Epsilon and momentum come from the model's `norm_activation`
+    (`norm_kwargs`, which refuses `use_sync_bn`).
+    """
+    shared = norm_kwargs(norm_activation_config)
+    return cls(kind=part_config.norm, groups=part_config.groups,
+               group_size=part_config.group_size, epsilon=shared['epsilon'],
+               momentum=shared['momentum'])
+
+  @property
+  def normalizes(self) -> bool:
+    """False for no norm (`kind` None)."""
+    return self._make is not None
+
+  def layer(self, name: Optional[str], zero_gamma: bool = False,
+            regularizer=None) -> Optional[tf_keras.layers.Layer]:
+    """A fresh norm layer (channels last), or None for no norm.
+
+    Args:
+      name: The layer's name.
+      zero_gamma: gamma starts at 0 (a residual block's last norm).
+      regularizer: Of gamma and beta; None: no weight decay on the norm.
+    """
+    if self._make is None:
+      return None
+    return self._make(
+        axis=-1, momentum=self.momentum, epsilon=self.epsilon,
         gamma_initializer='zeros' if zero_gamma else 'ones',
         gamma_regularizer=regularizer, beta_regularizer=regularizer,
-        name=name)(x)
+        name=name)
 
-  return apply
+  def part_arguments(self) -> Dict[str, object]:
+    """The norm arguments every part's constructor takes, from this spec."""
+    return dict(norm=self.kind, groups=self.groups,
+                group_size=self.group_size, norm_epsilon=self.epsilon,
+                norm_momentum=self.momentum)
 
 
 def norm_kwargs(norm_activation_config) -> Dict[str, float]:
@@ -218,7 +257,7 @@ def count_norm_layers(layer) -> collections.Counter:
                              if _is_norm_layer(m))
 
 
-def check_norms(layer, norm: NormSpec, what: str = 'model') -> None:
+def check_norms(layer, norm: Norm, what: str = 'model') -> None:
   """Raises unless `layer`'s norm layers are all, and only, of kind `norm`.
 
   A GN config must never silently give a BN model (or the reverse), e.g.
@@ -249,7 +288,7 @@ def check_norms(layer, norm: NormSpec, what: str = 'model') -> None:
 MODEL_GARDEN_NORM = 'batch_norm'
 
 
-def expected_part_norms(model_config) -> Dict[str, NormSpec]:
+def expected_part_norms(model_config) -> Dict[str, Norm]:
   """{part name: the norm its config names} for each part of a model config.
 
   A part is a one-of field (`backbone`, `decoder`, ...), read through its

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from official.projects.group_norm.modeling import conv_norm_act
 from official.projects.group_norm.modeling import feature_model
 from official.projects.group_norm.modeling import norms
 from official.projects.group_norm.modeling import resnet_gn
@@ -127,48 +128,46 @@ class ResNet3DGN(feature_model.FeatureModel):
         kernel_initializer=kernel_initializer,
         kernel_regularizer=kernel_regularizer,
         norm_regularizer=norm_regularizer)
-    norm_layer = norms.backbone_norm(
-        norm, groups, group_size, norm_momentum, norm_epsilon,
-        norm_regularizer, 'ResNet3DGN')
+    spec = norms.NormSpec(norm, groups, group_size, norm_epsilon,
+                          norm_momentum)
+    if not spec.normalizes:
+      raise ValueError('ResNet3DGN needs a norm; received norm=None.')
 
-    def conv(x, filters, kernel_size, strides, name):
-      # No bias: a norm follows every convolution.
-      return layers.Conv3D(
-          filters, kernel_size, strides=strides, padding='same',
-          use_bias=False, kernel_initializer=kernel_initializer,
-          kernel_regularizer=kernel_regularizer, name=name)(x)
-
-    def act(x, name):
-      return layers.Activation(activation, name=name)(x)
+    def unit(x, filters, kernel_size, strides, name, norm_name,
+             act_name=None, zero_gamma=False):
+      return conv_norm_act.conv_norm_act(
+          spec, filters, kernel_size, conv_name=name, norm_name=norm_name,
+          strides=strides, activation=activation if act_name else None,
+          act_name=act_name, zero_gamma=zero_gamma,
+          norm_regularizer=norm_regularizer, conv_class=layers.Conv3D,
+          kernel_initializer=kernel_initializer,
+          kernel_regularizer=kernel_regularizer)(x)
 
     def block(x, filters, temporal_kernel, temporal_stride, spatial_stride,
               name):
       shortcut = x
       if x.shape[-1] != 4 * filters:
-        shortcut = conv(x, 4 * filters, 1,
+        shortcut = unit(x, 4 * filters, 1,
                         (temporal_stride, spatial_stride, spatial_stride),
-                        f'{name}_proj_conv')
-        shortcut = norm_layer(shortcut, f'{name}_proj_norm')
+                        f'{name}_proj_conv', f'{name}_proj_norm')
       elif temporal_stride > 1 or spatial_stride > 1:
         shortcut = layers.MaxPool3D(
             1, (temporal_stride, spatial_stride, spatial_stride),
             name=f'{name}_shortcut_pool')(x)
-      x = conv(x, filters, (temporal_kernel, 1, 1), (temporal_stride, 1, 1),
-               f'{name}_conv1')
-      x = act(norm_layer(x, f'{name}_norm1'), f'{name}_act1')
-      x = conv(x, filters, (1, 3, 3), (1, spatial_stride, spatial_stride),
-               f'{name}_conv2')
-      x = act(norm_layer(x, f'{name}_norm2'), f'{name}_act2')
-      x = conv(x, 4 * filters, 1, 1, f'{name}_conv3')
-      x = norm_layer(x, f'{name}_norm3', zero_gamma=zero_init_last_gamma)
+      x = unit(x, filters, (temporal_kernel, 1, 1), (temporal_stride, 1, 1),
+               f'{name}_conv1', f'{name}_norm1', act_name=f'{name}_act1')
+      x = unit(x, filters, (1, 3, 3), (1, spatial_stride, spatial_stride),
+               f'{name}_conv2', f'{name}_norm2', act_name=f'{name}_act2')
+      x = unit(x, 4 * filters, 1, 1, f'{name}_conv3', f'{name}_norm3',
+               zero_gamma=zero_init_last_gamma)
       x = layers.Add(name=f'{name}_add')([x, shortcut])
-      return act(x, f'{name}_out')
+      return layers.Activation(activation, name=f'{name}_out')(x)
 
     inputs = tf_keras.Input(shape=input_specs.shape[1:], name='clips')
-    x = conv(inputs, int(64 * depth_multiplier),
+    x = unit(inputs, int(64 * depth_multiplier),
              (stem_conv_temporal_kernel_size, 7, 7),
-             (stem_conv_temporal_stride, 2, 2), 'stem_conv')
-    x = act(norm_layer(x, 'stem_norm'), 'stem_act')
+             (stem_conv_temporal_stride, 2, 2), 'stem_conv', 'stem_norm',
+             act_name='stem_act')
     x = layers.MaxPool3D(
         (1 if stem_pool_temporal_stride == 1 else 3, 3, 3),
         (stem_pool_temporal_stride, 2, 2), padding='same',
@@ -293,7 +292,7 @@ def build_resnet_3d_gn(
     raise ValueError(f'build_resnet_3d_gn got backbone type '
                      f'{backbone_config.type!r}, expected "resnet_3d_gn".')
   config = backbone_config.get()
-  norm_kwargs = norms.norm_kwargs(norm_activation_config)
+  spec = norms.NormSpec.of_part(config, norm_activation_config)
   return ResNet3DGN(
       model_id=config.model_id,
       temporal_kernel_sizes=[list(b.temporal_kernel_sizes)
@@ -301,17 +300,13 @@ def build_resnet_3d_gn(
       temporal_strides=[b.temporal_strides for b in config.block_specs]
       or None,
       input_specs=input_specs,
-      norm=config.norm,
-      groups=config.groups,
-      group_size=config.group_size,
       stem_conv_temporal_kernel_size=config.stem_conv_temporal_kernel_size,
       stem_conv_temporal_stride=config.stem_conv_temporal_stride,
       stem_pool_temporal_stride=config.stem_pool_temporal_stride,
       res2_temporal_pool=config.res2_temporal_pool,
       depth_multiplier=config.depth_multiplier,
-      norm_epsilon=norm_kwargs['epsilon'],
-      norm_momentum=norm_kwargs['momentum'],
       zero_init_last_gamma=config.zero_init_last_gamma,
       activation=norm_activation_config.activation,
       kernel_regularizer=l2_regularizer,
-      norm_regularizer=l2_regularizer if config.norm_weight_decay else None)
+      norm_regularizer=l2_regularizer if config.norm_weight_decay else None,
+      **spec.part_arguments())

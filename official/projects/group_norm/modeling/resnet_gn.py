@@ -15,9 +15,9 @@ from typing import Optional
 
 import tf_keras
 
+from official.projects.group_norm.modeling import conv_norm_act
 from official.projects.group_norm.modeling import feature_model
 from official.projects.group_norm.modeling import norms
-from official.projects.group_norm.modeling import ws_conv
 from official.vision.modeling.backbones import factory
 from official.vision.modeling.backbones import resnet as mg_resnet
 
@@ -101,31 +101,28 @@ class ResNetGN(feature_model.FeatureModel):
         norm_regularizer=norm_regularizer,
         weight_standardization=weight_standardization, stem_type=stem_type,
         num_stages=num_stages)
-    norm_layer = norms.backbone_norm(
-        norm, groups, group_size, norm_momentum, norm_epsilon,
-        norm_regularizer, 'ResNetGN')
+    spec = norms.NormSpec(norm, groups, group_size, norm_epsilon,
+                          norm_momentum)
+    if not spec.normalizes:
+      raise ValueError('ResNetGN needs a norm; received norm=None.')
 
-    def conv(x, filters, kernel_size, strides, name):
-      # No bias: a norm follows every convolution.
-      if weight_standardization:
-        return ws_conv.WSConv2D(
-            filters, kernel_size, strides=strides, padding='same',
-            kernel_initializer=kernel_initializer,
-            kernel_regularizer=kernel_regularizer, name=name)(x)
-      return layers.Conv2D(
-          filters, kernel_size, strides=strides, padding='same',
-          use_bias=False, kernel_initializer=kernel_initializer,
-          kernel_regularizer=kernel_regularizer, name=name)(x)
-
-    def act(x, name):
-      return layers.Activation(activation, name=name)(x)
+    def unit(x, filters, kernel_size, strides, name, norm_name,
+             act_name=None, zero_gamma=False):
+      return conv_norm_act.conv_norm_act(
+          spec, filters, kernel_size, conv_name=name, norm_name=norm_name,
+          strides=strides, activation=activation if act_name else None,
+          act_name=act_name, zero_gamma=zero_gamma,
+          norm_regularizer=norm_regularizer,
+          weight_standardization=weight_standardization,
+          kernel_initializer=kernel_initializer,
+          kernel_regularizer=kernel_regularizer)(x)
 
     def block(x, filters, strides, use_projection, bottleneck, name):
       out_filters = filters * 4 if bottleneck else filters
       shortcut = x
       if use_projection:
-        shortcut = conv(x, out_filters, 1, strides, f'{name}_proj_conv')
-        shortcut = norm_layer(shortcut, f'{name}_proj_norm')
+        shortcut = unit(x, out_filters, 1, strides, f'{name}_proj_conv',
+                        f'{name}_proj_norm')
       if bottleneck:
         kernels_strides = ((1, 1, filters), (3, strides, filters),
                            (1, 1, out_filters))
@@ -133,22 +130,18 @@ class ResNetGN(feature_model.FeatureModel):
         kernels_strides = ((3, strides, filters), (3, 1, filters))
       for i, (kernel, stride, channels) in enumerate(kernels_strides, 1):
         last = i == len(kernels_strides)
-        x = conv(x, channels, kernel, stride, f'{name}_conv{i}')
-        x = norm_layer(x, f'{name}_norm{i}',
-                       zero_gamma=last and zero_init_last_gamma)
-        if not last:
-          x = act(x, f'{name}_act{i}')
+        x = unit(x, channels, kernel, stride, f'{name}_conv{i}',
+                 f'{name}_norm{i}', act_name=None if last else f'{name}_act{i}',
+                 zero_gamma=last and zero_init_last_gamma)
       x = layers.Add(name=f'{name}_add')([x, shortcut])
-      return act(x, f'{name}_out')
+      return layers.Activation(activation, name=f'{name}_out')(x)
 
     inputs = tf_keras.Input(shape=input_specs.shape[1:], name='images')
+    stem_kernel, stem_stride = (7, 2) if stem_type == 'imagenet' else (3, 1)
+    x = unit(inputs, int(64 * depth_multiplier), stem_kernel, stem_stride,
+             'stem_conv', 'stem_norm', act_name='stem_act')
     if stem_type == 'imagenet':
-      x = conv(inputs, int(64 * depth_multiplier), 7, 2, 'stem_conv')
-      x = act(norm_layer(x, 'stem_norm'), 'stem_act')
       x = layers.MaxPool2D(3, 2, padding='same', name='stem_pool')(x)
-    else:
-      x = conv(inputs, int(64 * depth_multiplier), 3, 1, 'stem_conv')
-      x = act(norm_layer(x, 'stem_norm'), 'stem_act')
     endpoints = {}
     for level, (block_type, filters, repeats) in enumerate(
         specs[:num_stages], start=2):
@@ -174,19 +167,15 @@ def build_resnet_gn(
     raise ValueError(f'build_resnet_gn got backbone type '
                      f'{backbone_config.type!r}, expected "resnet_gn".')
   config = backbone_config.get()
-  norm_kwargs = norms.norm_kwargs(norm_activation_config)
+  spec = norms.NormSpec.of_part(config, norm_activation_config)
   return ResNetGN(
       model_id=config.model_id,
       input_specs=input_specs,
-      norm=config.norm,
-      groups=config.groups,
-      group_size=config.group_size,
-      norm_epsilon=norm_kwargs['epsilon'],
-      norm_momentum=norm_kwargs['momentum'],
       zero_init_last_gamma=config.zero_init_last_gamma,
       depth_multiplier=config.depth_multiplier,
       activation=norm_activation_config.activation,
       kernel_regularizer=l2_regularizer,
       norm_regularizer=l2_regularizer if config.norm_weight_decay else None,
       weight_standardization=config.weight_standardization,
-      stem_type=config.stem_type, num_stages=config.num_stages)
+      stem_type=config.stem_type, num_stages=config.num_stages,
+      **spec.part_arguments())

@@ -1,5 +1,6 @@
 """Tests for the norm factory, its table and the model-level norm check."""
 
+import dataclasses
 import re
 import types
 
@@ -93,22 +94,49 @@ def test_unknown_name_lists_the_known_ones():
     norms.get_norm('gruop_norm')
 
 
-def test_backbone_norm_sets_gamma_start_decay_and_refuses_none():
+def test_norm_spec_layers_set_gamma_start_and_decay():
   regularizer = tf_keras.regularizers.L2(1e-4)
-  norm_layer = norms.backbone_norm('group_norm', 4, None, 0.9, 1e-5,
-                                   regularizer, 'Net')
+  spec = norms.NormSpec('group_norm', 4, None, epsilon=1e-5, momentum=0.9)
+  one = spec.layer('one', regularizer=regularizer)
+  zero = spec.layer('zero', zero_gamma=True)
   x = tf_keras.Input((4, 4, 8))
-  model = tf_keras.Model(x, [norm_layer(x, 'one'),
-                             norm_layer(x, 'zero', zero_gamma=True)])
-  one, zero = model.get_layer('one'), model.get_layer('zero')
+  tf_keras.Model(x, [one(x), zero(x)])
   assert isinstance(one, GroupNormalization) and one.groups == 4
   np.testing.assert_array_equal(one.gamma.numpy(), np.ones(8))
   np.testing.assert_array_equal(zero.gamma.numpy(), np.zeros(8))
   assert one.gamma_regularizer is regularizer
   assert one.beta_regularizer is regularizer
-  assert one.epsilon == 1e-5
-  with pytest.raises(ValueError, match='Net needs a norm'):
-    norms.backbone_norm(None, 4, None, 0.9, 1e-5, None, 'Net')
+  assert zero.gamma_regularizer is None
+  assert one.epsilon == 1e-5 and spec.normalizes
+
+
+def test_norm_spec_of_a_part_config_and_its_constructor_arguments():
+  part = types.SimpleNamespace(norm='batch_norm', groups=None, group_size=4)
+  norm_activation = mg_common.NormActivation(
+      norm_momentum=0.8, norm_epsilon=1e-4, use_sync_bn=False)
+  spec = norms.NormSpec.of_part(part, norm_activation)
+  assert spec == norms.NormSpec('batch_norm', None, 4, 1e-4, 0.8)
+  assert spec.part_arguments() == dict(
+      norm='batch_norm', groups=None, group_size=4, norm_epsilon=1e-4,
+      norm_momentum=0.8)
+  layer = spec.layer('bn')
+  assert isinstance(layer, tf_keras.layers.BatchNormalization)
+  assert (layer.momentum, layer.epsilon) == (0.8, 1e-4)
+  assert dataclasses.asdict(spec)['kind'] == 'batch_norm'  # Serializable.
+
+
+def test_norm_spec_of_no_norm_builds_none_and_bad_specs_raise_at_once():
+  assert norms.NormSpec(None).layer('n') is None
+  assert not norms.NormSpec(None).normalizes
+  with pytest.raises(ValueError, match="Unknown norm 'gruop_norm'"):
+    norms.NormSpec('gruop_norm')
+  with pytest.raises(ValueError, match='exactly one of'):
+    norms.NormSpec('group_norm', groups=4, group_size=2)
+
+
+def test_backbones_refuse_no_norm():
+  with pytest.raises(ValueError, match='ResNetGN needs a norm'):
+    resnet_gn.ResNetGN(model_id=18, norm=None)
 
 
 def test_norm_kwargs_come_from_norm_activation_and_refuse_use_sync_bn():
