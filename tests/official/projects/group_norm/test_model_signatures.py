@@ -2,8 +2,9 @@
 
 The recorded signatures (tests/fixtures/model_signatures.json) are each
 experiment's config dump, its model's variable names, shapes and parameter
-count, and the keys of its object-based checkpoint (attribute paths), plus the committed YAML variants (BN, frozen BN, the
-norm-free FPN of BN*) and weight standardization. A refactor of the modeling
+count, and the keys of its object-based checkpoint (attribute paths), plus
+the committed YAML variants (BN, frozen BN, the norm-free FPN of BN*) and
+weight standardization. A refactor of the modeling
 code must leave all of them alone: checkpoints, configs and override paths
 keep working. After a deliberate change, regenerate and commit the file:
 
