@@ -22,12 +22,12 @@ functions. In short:
 Importing this module imports no TensorFlow.
 """
 
-import math
 import types
-from typing import Callable, NamedTuple, Optional, Tuple
+from typing import Callable, Optional
 
 import torch
 
+from gn_keras import _layout
 from gn_keras import _maths
 from gn_keras._args import check_mask_shape
 from gn_keras._args import normalize_axis
@@ -48,61 +48,16 @@ _FN = types.SimpleNamespace(
     divide_no_nan=_divide_no_nan)
 
 
-class _Layout(NamedTuple):
-  """The grouped view of one input."""
-  shape: Tuple[int, ...]  # The input's.
-  grouped_shape: Tuple[int, ...]  # [N, ..., G, C/G, ...].
-  param_shape: Tuple[int, ...]  # Per-channel values, broadcastable to it.
-  spatial_axes: Tuple[int, ...]  # Grouped-view axes summed per channel.
-  channel_axis: int  # Channels within a group, in the grouped view.
-  epsilon: float
+class _Layout(_layout.GroupedLayout):
+  """The grouped view of one input (`gn_keras._layout`), summed by torch."""
 
-  @property
-  def group_size(self):
-    """Elements per (sample, group)."""
-    groups = self.grouped_shape[self.channel_axis - 1]
-    return math.prod(self.shape[1:]) // groups
+  @staticmethod
+  def _sum(t, axes):
+    return torch.sum(t, axes, keepdim=True)
 
-  @property
-  def stat_axes(self):
-    return tuple(sorted(self.spatial_axes + (self.channel_axis,)))
-
-  @property
-  def batch_axes(self):
-    return (0,) + self.spatial_axes
-
-  def channel_sums(self, t):
-    """Sums a grouped-view tensor over the spatial axes: [N, 1.., G, C/G, 1..].
-
-    Channels-last, the sum runs over `[N, S, C]`, channels whole and minor
-    (the reduction batch norm makes), not over a middle axis of the view.
-    """
-    if not self.spatial_axes:
-      return t
-    if self.channel_axis == len(self.grouped_shape) - 1:
-      n, groups, per_group = t.shape[0], *t.shape[-2:]
-      sums = torch.sum(torch.reshape(t, (n, -1, groups * per_group)), 1)
-      return torch.reshape(sums, (n,) + (1,) * len(self.spatial_axes) +
-                           (groups, per_group))
-    return torch.sum(t, self.spatial_axes, keepdim=True)
-
-  def group_sums(self, per_channel):
-    """Sums per-(sample, channel) values over each group: [N, 1.., G, 1..]."""
-    return torch.sum(per_channel, self.channel_axis, keepdim=True)
-
-  def stat_sums(self, t):
-    """Sums a grouped-view tensor over each (sample, group) at once."""
-    return torch.sum(t, self.stat_axes, keepdim=True)
-
-
-def _layout(shape, axis, groups, epsilon) -> _Layout:
-  rank = len(shape)
-  channels = shape[axis]
-  grouped = shape[:axis] + (groups, channels // groups) + shape[axis + 1:]
-  param = (1,) * axis + (groups, channels // groups) + (1,) * (rank - 1 - axis)
-  spatial = tuple(i for i in range(1, rank + 1) if i not in (axis, axis + 1))
-  return _Layout(tuple(shape), grouped, param, spatial, axis + 1,
-                 float(epsilon))
+  @staticmethod
+  def _reshape(t, shape):
+    return torch.reshape(t, shape)
 
 
 def _tensor(value, dtype=None, device=None):
@@ -149,7 +104,7 @@ def group_norm(x,
   stat_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
   gamma = _channel_param(gamma, channels, 1.0, stat_dtype, x.device, 'gamma')
   beta = _channel_param(beta, channels, 0.0, stat_dtype, x.device, 'beta')
-  layout = _layout(tuple(x.shape), axis, num_groups, epsilon)
+  layout = _Layout.of(tuple(x.shape), axis, num_groups, epsilon)
   if mask is None:
     y = _GroupNorm.apply(x, gamma, beta, layout)
   else:
