@@ -25,9 +25,7 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 
 os.environ['KERAS_BACKEND'] = 'torch'
 
@@ -35,6 +33,8 @@ import keras
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+import interleave
+
 import gn_keras
 
 RESNET50_GN_SHAPES = ('112x112x64', '56x56x256', '28x28x512', '14x14x1024',
@@ -98,17 +98,7 @@ def time_case(shape, batch, layout, dtype, repeats, warmup):
   x = torch.randn((batch, channels, height, width), generator=generator)
   x = (x * 2.0 + 1.0).to(device=_device(), dtype=dtype)
   steps = {impl: make_step(impl, x, layout, dtype) for impl in IMPLS}
-  for step in steps.values():
-    for _ in range(warmup):
-      step()
-  times = {impl: [] for impl in IMPLS}
-  for _ in range(repeats):
-    for impl, step in steps.items():
-      start = time.perf_counter()
-      step()
-      times[impl].append((time.perf_counter() - start) * 1e3)
-  return {impl: {'min_ms': min(t), 'median_ms': statistics.median(t)}
-          for impl, t in times.items()}
+  return interleave.minima(steps, repeats, warmup)
 
 
 def main(argv=None):

@@ -62,3 +62,16 @@ def random_mask(shape, axis, channelless, kind, seed=7):
           rng.integers(0, 3, mask_shape).astype(np.float32))
   weights = np.expand_dims(mask, axis) if channelless else mask
   return mask, weights.astype(np.float64)
+
+
+# Bad op arguments and the TensorFlow op's messages, which the JAX and torch
+# ops raise too, on an input of shape (2, 5, 8).
+BAD_OP_ARGUMENTS = [
+    (dict(groups=3), r'channels \(8\) must be a multiple of `groups`'),
+    (dict(groups=2, group_size=4), 'exactly one of `groups` and `group_size`'),
+    (dict(groups=2, axis=0), 'cannot be 0, the batch axis'),
+    (dict(groups=2, gamma=np.ones(4)), r'`gamma` must have shape \[8\]'),
+    (dict(groups=2, mask=np.ones((2, 5, 3), bool)),
+     r"`mask` must have the input's shape \(2, 5, 8\) or that shape without "
+     r'the channel axis 2; received shape \(2, 5, 3\)'),
+]

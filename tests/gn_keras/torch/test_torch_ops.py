@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from gn_keras import torch_ops
+from tests.gn_keras.reference import BAD_OP_ARGUMENTS
 from tests.gn_keras.reference import MASK_CASES
 from tests.gn_keras.reference import masked_reference
 from tests.gn_keras.reference import random_mask
@@ -148,15 +149,7 @@ def test_nan_at_masked_positions_reaches_no_output_or_gradient():
   assert torch.isfinite(empty[0]).all()
 
 
-@pytest.mark.parametrize('kwargs,message', [
-    (dict(groups=3), r'channels \(8\) must be a multiple of `groups`'),
-    (dict(groups=2, group_size=4), 'exactly one of `groups` and `group_size`'),
-    (dict(groups=2, axis=0), 'cannot be 0, the batch axis'),
-    (dict(groups=2, gamma=np.ones(4)), r'`gamma` must have shape \[8\]'),
-    (dict(groups=2, mask=np.ones((2, 5, 3), bool)),
-     r"`mask` must have the input's shape \(2, 5, 8\) or that shape without "
-     r'the channel axis 2; received shape \(2, 5, 3\)'),
-])
+@pytest.mark.parametrize('kwargs,message', BAD_OP_ARGUMENTS)
 def test_bad_arguments_raise_the_tensorflow_ops_errors(kwargs, message):
   with pytest.raises(ValueError, match=message):
     torch_ops.group_norm(_random((2, 5, 8)), **kwargs)
