@@ -1,0 +1,196 @@
+r"""Clips of real objects whose class needs the frames' order: Fashion-MNIST.
+
+  python -m official.projects.group_norm.data.make_fashion_clips \
+      --output_dir=/tmp/fashion_clips --num_train=4000 --num_val=2000
+
+Each clip shows `num_items` Fashion-MNIST items of different classes side by
+side (each in its own column of the frame, so none covers another) over one
+of the shape maker's backgrounds (a crop of a photograph or a noisy flat
+colour, dimmed to 40%, fresh pixel noise in every frame). One item moves,
+vertically, the others stay still. The label is the moving item's class and
+its direction: label = 2 * class + (0 up, 1 down), 20 classes.
+
+Which item moves can be read from the frames taken as a set (its place
+differs between them), its direction cannot: each clip is drawn moving up,
+and a 'down' clip is the same draw played backwards, so the two have the
+same frames as a set. A model blind to the frames' order (C2D) can at best
+name the class, 50% top-1; an I3D has to see the direction. No single frame
+tells which item moves. Up and down survive the left-right flips Model
+Garden's training pipeline applies.
+
+Items are bright on a dimmed background (each channel of the tint at least
+140, the item's grey value its opacity), as `make_clips` found necessary: with
+contrast of either sign, the direction of motion is a product of spatial and
+temporal change that small 3-D networks did not learn. Training clips use
+the training split's items, validation clips the test split's (found by
+`fashion_mnist.find_files`; nothing downloads unless every other route
+fails). Written as Model Garden's video SequenceExamples (`make_clips`'s
+format). Labels take turns, so the splits are balanced; the same arguments
+give byte-identical files.
+"""
+
+import os
+from typing import Callable, Dict, Iterator, Optional, Tuple
+
+from absl import app
+from absl import flags
+import numpy as np
+from PIL import Image
+
+from official.projects.group_norm.data import fashion_mnist
+from official.projects.group_norm.data import make_clips
+from official.projects.group_norm.data import make_shapes
+from official.projects.group_norm.data import records
+
+NUM_ITEM_CLASSES = 10
+NUM_CLASSES = 2 * NUM_ITEM_CLASSES  # (class, up or down).
+DIRECTIONS = ('up', 'down')
+
+
+def label_of(item_class: int, direction: int) -> int:
+  """The clip label of a moving item's class and direction (0 up, 1 down)."""
+  return 2 * item_class + direction
+
+
+def make_clip(rng: np.random.Generator, label: int, items_by_class,
+              num_items: int, num_frames: int, size: int, photographs,
+              travel: Tuple[float, float] = (0.25, 0.45)) -> np.ndarray:
+  """One clip of class `label`: uint8 [num_frames, size, size, 3].
+
+  Args:
+    rng: The clip's random draws.
+    label: `label_of(class, direction)` of the moving item.
+    items_by_class: {class: uint8 [n, 28, 28] items} to draw from.
+    num_items: Items in the clip (the mover and num_items - 1 still ones of
+      other classes).
+    num_frames: Frames of the clip.
+    size: Side of the square frames.
+    photographs: `make_shapes.load_photographs()`.
+    travel: The mover's path, as fractions of `size` (drawn uniformly).
+  """
+  mover_class, direction = divmod(label, 2)
+  others = rng.permutation(
+      [c for c in range(NUM_ITEM_CLASSES) if c != mover_class])
+  classes = [mover_class, *others[:num_items - 1]]
+  columns = rng.permutation(num_items)  # The mover's column is random.
+  width = size // num_items
+  side = width  # Each item fills its column's width.
+  still = make_clips.BACKGROUND_DIMMING * make_shapes.background(
+      rng, size, photographs).astype(np.float32)
+  path = rng.uniform(*travel) * size
+  placed = []  # (alpha, tint, left, top per frame)
+  for i, item_class in enumerate(classes):
+    pool = items_by_class[item_class]
+    item = pool[int(rng.integers(len(pool)))]
+    alpha = np.asarray(Image.fromarray(item).resize((side, side),
+                                                    Image.BILINEAR),
+                       np.float32)[..., None] / 255
+    tint = rng.integers(make_clips.MIN_SHAPE_LEVEL, 256, size=3).astype(
+        np.float32)
+    left = int(columns[i]) * width
+    if i == 0:  # Drawn moving up.
+      start = rng.uniform(path, size - side)
+      tops = start - path * np.linspace(0.0, 1.0, num_frames)
+    else:
+      tops = np.full(num_frames, rng.uniform(0, size - side))
+    placed.append((alpha, tint, left, np.round(tops).astype(int)))
+  frames = []
+  for t in range(num_frames):
+    frame = np.clip(still + rng.normal(0, 6, still.shape), 0, 255)
+    for alpha, tint, left, tops in placed:
+      top = tops[t]
+      patch = frame[top:top + side, left:left + side]
+      frame[top:top + side, left:left + side] = patch + alpha * (tint - patch)
+    frames.append(np.round(frame).astype(np.uint8))
+  clip = np.stack(frames)
+  return clip[::-1] if direction else clip
+
+
+def _items_by_class(items, labels):
+  return {c: items[labels == c] for c in range(NUM_ITEM_CLASSES)}
+
+
+def _clips(count: int, items_by_class, num_items: int, num_frames: int,
+           size: int, seed: int) -> Iterator[Tuple[np.ndarray, int]]:
+  rng = np.random.default_rng(seed)
+  photographs = make_shapes.load_photographs()
+  for i in range(count):
+    label = i % NUM_CLASSES
+    yield make_clip(rng, label, items_by_class, num_items, num_frames, size,
+                    photographs), label
+
+
+def make_fashion_clips(output_dir: str, num_train: int = 4000,
+                       num_val: int = 2000, num_items: int = 2,
+                       num_frames: int = 8, frame_size: int = 48,
+                       seed: int = 0,
+                       fashion_mnist_dir: Optional[str] = None,
+                       log: Callable[[str], None] = print,
+                       **load_kwargs) -> Dict[str, str]:
+  """Writes the train and validation TFRecords; returns {file name: path}.
+
+  Args:
+    output_dir: Folder of the two files.
+    num_train: Training clips (items from the training split).
+    num_val: Validation clips (items from the test split).
+    num_items: Items a clip, 2 to 10; each gets a column of the frame.
+    num_frames: Frames a clip, at least 4.
+    frame_size: Side of the frames; each item is frame_size // num_items
+      pixels wide, at least 12.
+    seed: Seed of the training split (validation: seed + 1).
+    fashion_mnist_dir: A folder holding the four files (the explicit route).
+    log: Receives the route taken and the files written.
+    **load_kwargs: Further `fashion_mnist.load` arguments (tests).
+
+  Raises:
+    ValueError: for bad sizes or counts (before anything is read or written).
+  """
+  if not 2 <= num_items <= NUM_ITEM_CLASSES:
+    raise ValueError(f'num_items must be 2..{NUM_ITEM_CLASSES}; received '
+                     f'{num_items}.')
+  if num_frames < 4 or frame_size // num_items < 12:
+    raise ValueError(
+        f'num_frames={num_frames} must be >= 4 and frame_size // num_items '
+        f'({frame_size} // {num_items}) >= 12 pixels an item.')
+  if num_train < 1 or num_val < 1:
+    raise ValueError(f'num_train={num_train} and num_val={num_val} must be '
+                     '>= 1.')
+  x_train, y_train, x_test, y_test = fashion_mnist.load(
+      fashion_mnist_dir, log=log, **load_kwargs)
+  os.makedirs(output_dir, exist_ok=True)
+  paths = {}
+  for name, count, items, split_seed in (
+      (records.TRAIN_FILE, num_train, _items_by_class(x_train, y_train), seed),
+      (records.VALIDATION_FILE, num_val, _items_by_class(x_test, y_test),
+       seed + 1)):
+    path = os.path.join(output_dir, name)
+    records.write_records(path, (
+        make_clips.clip_example(clip, label) for clip, label in _clips(
+            count, items, num_items, num_frames, frame_size, split_seed)))
+    paths[name] = path
+    log(f'Wrote {count} Fashion-MNIST clips to {path}')
+  return paths
+
+
+def main(_):
+  """Writes the clips to --output_dir."""
+  make_fashion_clips(FLAGS.output_dir, FLAGS.num_train, FLAGS.num_val,
+                     FLAGS.num_items, FLAGS.num_frames, FLAGS.frame_size,
+                     FLAGS.seed, FLAGS.fashion_mnist_dir)
+
+
+FLAGS = flags.FLAGS
+
+if __name__ == '__main__':
+  flags.DEFINE_string('output_dir', None, 'Folder for the TFRecords.')
+  flags.DEFINE_integer('num_train', 4000, 'Training clips.')
+  flags.DEFINE_integer('num_val', 2000, 'Validation clips.')
+  flags.DEFINE_integer('num_items', 2, 'Items a clip (one moves).')
+  flags.DEFINE_integer('num_frames', 8, 'Frames a clip.')
+  flags.DEFINE_integer('frame_size', 48, 'Side of the square frames.')
+  flags.DEFINE_integer('seed', 0, 'Seed of the training split (validation: '
+                       'seed + 1).')
+  flags.DEFINE_string('fashion_mnist_dir', None, 'A folder with the four '
+                      'Fashion-MNIST files (else: the finder\'s routes).')
+  flags.mark_flag_as_required('output_dir')
+  app.run(main)
