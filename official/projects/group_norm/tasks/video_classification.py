@@ -10,6 +10,7 @@ from official.core import task_factory
 from official.projects.group_norm.configs import video_classification as cfgs
 from official.projects.group_norm.data import input_checks
 from official.projects.group_norm.data import make_clips
+from official.projects.group_norm.data import make_fashion_clips
 from official.projects.group_norm.modeling import norms
 from official.projects.group_norm.modeling import resnet_3d_gn
 from official.vision.tasks import video_classification as mg_video
@@ -49,13 +50,20 @@ class VideoClassificationTask(mg_video.VideoClassificationTask):
 
   def build_inputs(self, params, input_context=None) -> tf.data.Dataset:
     """Makes the clips if asked and missing, checks paths, reads."""
-    if self.task_config.make_clips_if_missing and not tf.io.gfile.glob(
-        params.input_path):
-      frames, size = params.feature_shape[0], params.feature_shape[1]
+    config = self.task_config
+    if ((config.make_clips_if_missing or config.make_fashion_clips_if_missing)
+        and not tf.io.gfile.glob(params.input_path)):
+      folder = os.path.dirname(params.input_path) or '.'
       # Stored at least frames x stride long, at the evaluation size: no
       # tiling, no rescale.
-      make_clips.make_clips(os.path.dirname(params.input_path) or '.',
-                            num_frames=frames * params.temporal_stride,
-                            frame_size=size)
+      shape = dict(num_frames=params.feature_shape[0] * params.temporal_stride,
+                   frame_size=params.feature_shape[1])
+      if config.make_clips_if_missing:
+        make_clips.make_clips(folder, **shape)
+      else:
+        make_fashion_clips.make_fashion_clips(
+            folder, num_train=config.train_data.num_examples,
+            num_val=config.validation_data.num_examples,
+            num_items=config.fashion_clips_items, log=logging.info, **shape)
     input_checks.check_input_path(params)
     return super().build_inputs(params, input_context)

@@ -15,8 +15,10 @@ from official.core import exp_factory
 from official.core import task_factory
 from official.projects.group_norm import export_saved_model
 from official.projects.group_norm.data import make_clips
+from official.projects.group_norm.data import make_fashion_clips
 from official.vision.dataloaders import video_input
 from tests.official.projects.group_norm import helpers
+from tests.official.projects.group_norm.data import fashion_idx
 
 
 @pytest.mark.slow
@@ -77,3 +79,29 @@ def test_clips_are_made_at_the_clip_length_and_size(tmp_path, monkeypatch):
   assert made == [{'num_frames': 8, 'frame_size': 32}]
   assert features['image'].shape == (4, 8, 32, 32, 3)
   assert sorted(np.argmax(labels, -1).tolist()) == [0, 1, 2, 3]
+
+
+def test_fashion_clips_are_made_from_the_fashion_files(tmp_path, monkeypatch):
+  folder = str(tmp_path / 'files')
+  hashes = fashion_idx.write_files(folder)
+  made = []
+  real = make_fashion_clips.make_fashion_clips
+
+  def from_test_files(output_dir, **kwargs):  # The real maker, small files.
+    made.append(dict(kwargs))
+    kwargs.update(num_train=20, num_val=20, log=print)
+    return real(output_dir, fashion_mnist_dir=folder, routes=['explicit'],
+                hashes=hashes, counts=fashion_idx.COUNTS, **kwargs)
+
+  monkeypatch.setattr(make_fashion_clips, 'make_fashion_clips',
+                      from_test_files)
+  params = exp_factory.get_exp_config('video_i3d_gn_fashion_clips')
+  validation = params.task.validation_data
+  validation.input_path = str(tmp_path / 'validation.tfrecord')
+  validation.global_batch_size = 20
+  task = task_factory.get_task(params.task)
+  features, labels = next(iter(task.build_inputs(validation)))
+  assert [(m['num_train'], m['num_val'], m['num_items'], m['num_frames'],
+           m['frame_size']) for m in made] == [(4000, 2000, 2, 8, 48)]
+  assert features['image'].shape == (20, 8, 48, 48, 3)
+  assert sorted(np.argmax(labels, -1).tolist()) == list(range(20))
