@@ -7,7 +7,8 @@ Each clip shows `num_items` Fashion-MNIST items of different classes side by
 side (each in its own column of the frame, so none covers another) over one
 of the shape maker's backgrounds (a crop of a photograph or a noisy flat
 colour, dimmed to 40%, fresh pixel noise in every frame). One item moves,
-vertically, the others stay still. The label is the moving item's class and
+vertically at a constant speed (`SPEED`, so that a longer clip sees it
+travel further), the others stay still. The label is the moving item's class and
 its direction: label = 2 * class + (0 up, 1 down), 20 classes.
 
 Which item moves can be read from the frames taken as a set (its place
@@ -43,6 +44,10 @@ from official.projects.group_norm.data import make_shapes
 from official.projects.group_norm.data import records
 
 NUM_ITEM_CLASSES = 10
+# The mover's speed, as a fraction of the frame's side per frame (drawn per
+# clip): its path grows with the clip's length, so that a longer clip holds
+# more evidence of the direction (the longer-clips comparison).
+SPEED = (0.02, 0.033)
 NUM_CLASSES = 2 * NUM_ITEM_CLASSES  # (class, up or down).
 DIRECTIONS = ('up', 'down')
 
@@ -54,7 +59,7 @@ def label_of(item_class: int, direction: int) -> int:
 
 def make_clip(rng: np.random.Generator, label: int, items_by_class,
               num_items: int, num_frames: int, size: int, photographs,
-              travel: Tuple[float, float] = (0.25, 0.45)) -> np.ndarray:
+              speed: Tuple[float, float] = SPEED) -> np.ndarray:
   """One clip of class `label`: uint8 [num_frames, size, size, 3].
 
   Args:
@@ -66,7 +71,8 @@ def make_clip(rng: np.random.Generator, label: int, items_by_class,
     num_frames: Frames of the clip.
     size: Side of the square frames.
     photographs: `make_shapes.load_photographs()`.
-    travel: The mover's path, as fractions of `size` (drawn uniformly).
+    speed: The mover's speed range, fractions of `size` per frame (the path
+      is speed x (num_frames - 1) x size; it must leave the item room).
   """
   mover_class, direction = divmod(label, 2)
   others = rng.permutation(
@@ -77,7 +83,7 @@ def make_clip(rng: np.random.Generator, label: int, items_by_class,
   side = width  # Each item fills its column's width.
   still = make_clips.BACKGROUND_DIMMING * make_shapes.background(
       rng, size, photographs).astype(np.float32)
-  path = rng.uniform(*travel) * size
+  path = rng.uniform(*speed) * (num_frames - 1) * size
   placed = []  # (alpha, tint, left, top per frame)
   for i, item_class in enumerate(classes):
     pool = items_by_class[item_class]
@@ -152,6 +158,10 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
     raise ValueError(
         f'num_frames={num_frames} must be >= 4 and frame_size // num_items '
         f'({frame_size} // {num_items}) >= 12 pixels an item.')
+  if SPEED[1] * (num_frames - 1) > 1 - 1 / num_items:
+    raise ValueError(
+        f'{num_frames} frames at up to {SPEED[1]} of the side a frame take '
+        f'the mover further than its {num_items}-item frame allows.')
   if num_train < 1 or num_val < 1:
     raise ValueError(f'num_train={num_train} and num_val={num_val} must be '
                      '>= 1.')

@@ -31,7 +31,7 @@ and reports (and checks) what is recorded.
 import dataclasses
 import os
 import sys
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 from absl import app
 from absl import flags
@@ -153,12 +153,8 @@ def recorded(results_dir: str) -> Dict[str, List[Dict]]:
           for folder in RESULTS_FOLDERS}
 
 
-@dataclasses.dataclass
-class Claim:
-  """A claim's statement, outcome (None: cells missing) and numbers."""
-  statement: str
-  held: Optional[bool]
-  evidence: str
+Claim = stats.Claim
+format_claims = stats.format_claims
 
 
 def claims(rows: Sequence[Dict]) -> List[Claim]:
@@ -236,13 +232,6 @@ def reported(rows: Sequence[Dict]) -> List[str]:
     lines.append(f'Batch Renorm - BN at 4: {stats.paired_difference(a, b)} '
                  '(paper: BR 26.3 vs BN 27.3 at 4)')
   return lines
-
-
-def format_claims(results: Sequence[Claim]) -> str:
-  """One line per claim, its outcome, then its numbers."""
-  words = {True: 'HOLDS', False: 'FAILS', None: 'NOT MEASURED'}
-  return '\n'.join(f'- {words[c.held]}: {c.statement}. {c.evidence}'
-                   for c in results)
 
 
 def format_table(rows: Sequence[Dict], unit_label: str) -> str:

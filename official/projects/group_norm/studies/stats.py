@@ -7,7 +7,7 @@ interval over the seeds both ran. With one seed there is no interval (NaN).
 
 import dataclasses
 import math
-from typing import Dict
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 from scipy import stats as scipy_stats
@@ -65,3 +65,18 @@ def paired_difference(a: Dict[int, float], b: Dict[int, float]
 def mean_interval(values: Dict[int, float]) -> Difference:
   """The mean of `values` and its 95% t-interval (a difference from 0)."""
   return paired_difference(values, {s: 0.0 for s in values})
+
+
+@dataclasses.dataclass
+class Claim:
+  """A claim's statement, outcome (None: cells missing) and numbers."""
+  statement: str
+  held: Optional[bool]
+  evidence: str
+
+
+def format_claims(results: Sequence[Claim]) -> str:
+  """One line per claim, its outcome, then its numbers."""
+  words = {True: 'HOLDS', False: 'FAILS', None: 'NOT MEASURED'}
+  return '\n'.join(f'- {words[c.held]}: {c.statement}. {c.evidence}'
+                   for c in results)

@@ -104,6 +104,7 @@ def test_training_clips_use_training_items_and_validation_test_items(
     (dict(num_frames=3), 'num_frames=3 must be >= 4'),
     (dict(frame_size=30, num_items=3), r'>= 12 pixels an item'),
     (dict(num_val=0), 'must be >= 1'),
+    (dict(num_frames=40), 'further than its 2-item frame allows'),
 ])
 def test_bad_arguments_raise_before_anything_is_read(tmp_path, kwargs,
                                                      message):
