@@ -86,16 +86,26 @@ def compose(item: np.ndarray, image_size: int, rng: np.random.Generator,
   resized = Image.fromarray(item).resize((side, side), Image.BILINEAR)
   alpha = np.asarray(resized, np.float32)[..., None] / 255
   top, left = rng.integers(image_size - side + 1, size=2)
+  tint = standing_out(rng, image.mean(axis=(0, 1)))
+  patch = image[top:top + side, left:left + side]
+  image[top:top + side, left:left + side] = patch + alpha * (tint - patch)
+  return np.round(image).astype(np.uint8)
+
+
+def standing_out(rng: np.random.Generator, mean: np.ndarray) -> np.ndarray:
+  """A random tint at least MIN_CONTRAST from `mean` (RGB float32).
+
+  Each channel 0-255; where it lies within MIN_CONTRAST of the background's
+  mean colour, its complement 255 - tint, or else white or black, whichever
+  is farther.
+  """
   tint = rng.integers(0, 256, size=3).astype(np.float32)
-  mean = image.mean(axis=(0, 1))
   contrast = lambda colour: np.abs(colour - mean).mean()  # noqa: E731
   if contrast(tint) < MIN_CONTRAST:
     tint = 255 - tint
   if contrast(tint) < MIN_CONTRAST:  # A mid-grey background: white or black.
     tint = np.full(3, 255.0 if mean.mean() < 128 else 0.0, np.float32)
-  patch = image[top:top + side, left:left + side]
-  image[top:top + side, left:left + side] = patch + alpha * (tint - patch)
-  return np.round(image).astype(np.uint8)
+  return tint
 
 
 def make_fashion_mnist(output_dir: str, style: str = 'photos',

@@ -1,0 +1,230 @@
+r"""Scenes of real objects for detection and instance segmentation, in COCO.
+
+  python -m official.projects.group_norm.data.make_fashion_scenes \
+      --output_dir=/tmp/fashion_scenes --num_train=2000 --num_val=1000
+
+Each image holds `min_items` to `max_items` Fashion-MNIST items (10 classes:
+the categories), each scaled to its own size (`scale` of the image's side),
+tinted to stand out from the background under it (`make_fashion_mnist`'s
+rule) and laid at a random place over one of the shape maker's backgrounds
+(a crop of one of scikit-learn's two photographs, or a noisy flat colour),
+with its grey value as opacity. Items may overlap: they are laid one after
+another, and an item's mask is its own pixels (grey value at least
+`MASK_LEVEL`) less those of the items laid over it; its box is its mask's.
+An item left with less than `MIN_VISIBLE` of its pixels is dropped (its
+pixels stay in the image: clutter, as in real photographs). Training images
+use the training split's items, validation images the test split's (found by
+`fashion_mnist.find_files`; nothing downloads unless every other route
+fails).
+
+Written as `make_shapes` writes its splits: `<split>/images/*.jpg`,
+`<split>/instances.json` (COCO; each mask one uncompressed run-length
+encoding in a list) and
+`<split>-00000-of-00001.tfrecord` (Model Garden's detection format, through
+its own COCO converter), so the Mask R-CNN task and its COCO evaluation read
+it as they read the shapes. The same arguments give byte-identical files.
+"""
+
+import json
+import os
+from typing import Callable, Dict, List, Optional, Tuple
+
+from absl import app
+from absl import flags
+import numpy as np
+from PIL import Image
+from pycocotools import mask as mask_api
+
+from official.projects.group_norm.data import fashion_mnist
+from official.projects.group_norm.data import make_fashion_mnist
+from official.projects.group_norm.data import make_shapes
+
+CATEGORIES = tuple({'id': i + 1, 'name': name} for i, name in enumerate((
+    'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt',
+    'Sneaker', 'Bag', 'Ankle boot')))
+MASK_LEVEL = 64  # Of 255: an item's pixel belongs to its mask from here.
+MIN_VISIBLE = 0.3  # An item keeps an annotation if this much of it shows.
+
+
+def make_image(rng: np.random.Generator, size: int, items, labels,
+               photographs, min_items: int = 2, max_items: int = 8,
+               scale: Tuple[float, float] = (0.25, 0.5)
+               ) -> Tuple[np.ndarray, List[Tuple[int, np.ndarray]]]:
+  """One scene: (uint8 [size, size, 3], [(category id, bool mask)]).
+
+  Args:
+    rng: The generator every random choice comes from.
+    size: Side of the square image.
+    items: uint8 [n, 28, 28] Fashion-MNIST items to draw from.
+    labels: Their classes (0-9).
+    photographs: `make_shapes.load_photographs()`.
+    min_items: Fewest items laid.
+    max_items: Most items laid.
+    scale: Range of an item's side, as fractions of `size`.
+  """
+  image = make_shapes.background(rng, size, photographs).astype(np.float32)
+  laid = []  # (class, full mask) in the order laid.
+  for _ in range(int(rng.integers(min_items, max_items + 1))):
+    index = int(rng.integers(len(items)))
+    side = int(round(rng.uniform(*scale) * size))
+    grey = np.asarray(Image.fromarray(items[index]).resize(
+        (side, side), Image.BILINEAR))
+    top, left = (int(v) for v in rng.integers(size - side + 1, size=2))
+    region = (slice(top, top + side), slice(left, left + side))
+    tint = make_fashion_mnist.standing_out(
+        rng, image[region].reshape(-1, 3).mean(axis=0))
+    alpha = grey.astype(np.float32)[..., None] / 255
+    image[region] = image[region] + alpha * (tint - image[region])
+    full = np.zeros((size, size), bool)
+    full[region] = grey >= MASK_LEVEL
+    laid.append((int(labels[index]), full))
+  annotated = []
+  covered = np.zeros((size, size), bool)
+  for label, full in reversed(laid):  # From the top item down.
+    visible = full & ~covered
+    covered |= full
+    if full.any() and visible.sum() >= MIN_VISIBLE * full.sum():
+      annotated.append((label + 1, visible))
+  return np.round(image).astype(np.uint8), annotated[::-1]
+
+
+def uncompressed_rle(mask: np.ndarray) -> Dict:
+  """COCO's uncompressed run-length encoding of a bool mask (column-major)."""
+  flat = mask.flatten(order='F').astype(np.uint8)
+  bounds = np.concatenate([[0], np.flatnonzero(np.diff(flat)) + 1,
+                           [flat.size]])
+  counts = np.diff(bounds).tolist()
+  if flat[0]:  # Runs start with zeros.
+    counts = [0] + counts
+  return {'size': list(mask.shape), 'counts': counts}
+
+
+def _annotation(mask: np.ndarray, image_id: int, annotation_id: int,
+                category_id: int) -> Dict:
+  # A list of one uncompressed RLE: Model Garden's COCO converter reads a
+  # non-crowd segmentation as a list (of polygons or RLEs), and pycocotools
+  # merges it; an occluded item's mask may have holes and pieces.
+  rle = mask_api.encode(np.asfortranarray(mask.astype(np.uint8)))
+  x, y, width, height = (float(v) for v in mask_api.toBbox(rle))
+  return {'id': annotation_id, 'image_id': image_id,
+          'category_id': category_id, 'iscrowd': 0,
+          'segmentation': [uncompressed_rle(mask)],
+          'area': float(mask_api.area(rle)), 'bbox': [x, y, width, height]}
+
+
+def write_split(output_dir: str, split: str, num_images: int, image_size: int,
+                items, labels, seed: int, **scene_kwargs) -> Dict:
+  """Writes one split's images, COCO JSON and TFRecord; returns the JSON."""
+  from official.vision.data import create_coco_tf_record as coco_converter  # noqa: PLC0415
+  from official.vision.data import tfrecord_lib  # noqa: PLC0415
+
+  rng = np.random.default_rng(seed)
+  photographs = make_shapes.load_photographs()
+  image_dir = os.path.join(output_dir, split, 'images')
+  os.makedirs(image_dir, exist_ok=True)
+  coco = {'images': [], 'annotations': [],
+          'categories': [dict(c) for c in CATEGORIES]}
+  for image_id in range(1, num_images + 1):
+    pixels, objects = make_image(rng, image_size, items, labels, photographs,
+                                 **scene_kwargs)
+    file_name = f'{image_id:06d}.jpg'
+    Image.fromarray(pixels).save(os.path.join(image_dir, file_name),
+                                 quality=95)
+    coco['images'].append({'id': image_id, 'file_name': file_name,
+                           'height': image_size, 'width': image_size})
+    for category_id, mask in objects:
+      coco['annotations'].append(_annotation(
+          mask, image_id, len(coco['annotations']) + 1, category_id))
+  annotations_file = os.path.join(output_dir, split, 'instances.json')
+  with open(annotations_file, 'w') as f:
+    json.dump(coco, f)
+  by_image, id_to_name = coco_converter._load_object_annotations(  # noqa: SLF001
+      annotations_file)
+  examples = coco_converter.generate_annotations(
+      images=coco['images'], image_dirs=[image_dir],
+      img_to_obj_annotation=by_image, id_to_name_map=id_to_name,
+      include_masks=True)
+  path = make_shapes.tfrecord_path(output_dir, split)
+  tfrecord_lib.write_tf_record_dataset(
+      path[:-len('-00000-of-00001.tfrecord')], examples,
+      coco_converter.create_tf_example, num_shards=1, multiple_processes=0)
+  return coco
+
+
+def make_fashion_scenes(output_dir: str, num_train: int = 2000,
+                        num_val: int = 1000, image_size: int = 128,
+                        min_items: int = 2, max_items: int = 8,
+                        scale: Tuple[float, float] = (0.25, 0.5),
+                        seed: int = 0,
+                        fashion_mnist_dir: Optional[str] = None,
+                        log: Callable[[str], None] = print,
+                        **load_kwargs) -> Dict[str, str]:
+  """Writes the train and val splits; returns {split: tfrecord path}.
+
+  Args:
+    output_dir: Folder of the splits.
+    num_train: Training images (items from the training split).
+    num_val: Validation images (items from the test split).
+    image_size: Side of the square images, at least 64.
+    min_items: Fewest items an image, at least 1.
+    max_items: Most items an image, at least `min_items`.
+    scale: Range of an item's side as fractions of the image's, within
+      (0, 1].
+    seed: Seed of the training split (validation: seed + 1).
+    fashion_mnist_dir: A folder holding the four files (the explicit route).
+    log: Receives the route taken and the splits written.
+    **load_kwargs: Further `fashion_mnist.load` arguments (tests).
+
+  Raises:
+    ValueError: for bad sizes or counts (before anything is read or written).
+  """
+  if image_size < 64:
+    raise ValueError(f'image_size={image_size} is too small; use >= 64.')
+  if not 1 <= min_items <= max_items:
+    raise ValueError(f'Need 1 <= min_items <= max_items; received '
+                     f'{min_items} and {max_items}.')
+  if not 0 < scale[0] <= scale[1] <= 1:
+    raise ValueError(f'scale must be within (0, 1], low <= high; received '
+                     f'{scale}.')
+  if num_train < 1 or num_val < 1:
+    raise ValueError(f'num_train={num_train} and num_val={num_val} must be '
+                     '>= 1.')
+  x_train, y_train, x_test, y_test = fashion_mnist.load(
+      fashion_mnist_dir, log=log, **load_kwargs)
+  scene = dict(min_items=min_items, max_items=max_items, scale=tuple(scale))
+  paths = {}
+  for split, count, items, labels, split_seed in (
+      ('train', num_train, x_train, y_train, seed),
+      ('val', num_val, x_test, y_test, seed + 1)):
+    coco = write_split(output_dir, split, count, image_size, items, labels,
+                       split_seed, **scene)
+    paths[split] = make_shapes.tfrecord_path(output_dir, split)
+    log(f'Wrote {count} Fashion-MNIST scenes ({len(coco["annotations"])} '
+        f'instances) to {paths[split]}')
+  return paths
+
+
+def main(_):
+  """Writes the data set to --output_dir."""
+  make_fashion_scenes(FLAGS.output_dir, FLAGS.num_train, FLAGS.num_val,
+                      FLAGS.image_size, FLAGS.min_items, FLAGS.max_items,
+                      (FLAGS.min_scale, FLAGS.max_scale), FLAGS.seed,
+                      FLAGS.fashion_mnist_dir)
+
+
+FLAGS = flags.FLAGS
+
+if __name__ == '__main__':
+  flags.DEFINE_string('output_dir', None, 'Where the splits go.')
+  flags.DEFINE_integer('num_train', 2000, 'Training images.')
+  flags.DEFINE_integer('num_val', 1000, 'Validation images.')
+  flags.DEFINE_integer('image_size', 128, 'Square image side, pixels.')
+  flags.DEFINE_integer('min_items', 2, 'Fewest items an image.')
+  flags.DEFINE_integer('max_items', 8, 'Most items an image.')
+  flags.DEFINE_float('min_scale', 0.25, 'Smallest item side / image side.')
+  flags.DEFINE_float('max_scale', 0.5, 'Largest item side / image side.')
+  flags.DEFINE_integer('seed', 0, 'Seed (the val split uses seed + 1).')
+  flags.DEFINE_string('fashion_mnist_dir', None, 'A folder with the four '
+                      'Fashion-MNIST files (else: the finder\'s routes).')
+  flags.mark_flags_as_required(['output_dir'])
+  app.run(main)
