@@ -20,6 +20,7 @@ from official.core import exp_factory
 from official.projects.group_norm.configs import backbones
 from official.projects.group_norm.configs import common
 from official.projects.group_norm.configs import decoders
+from official.projects.group_norm.data import make_fashion_scenes
 from official.vision.configs import common as mg_common
 from official.vision.configs import maskrcnn as mg_maskrcnn
 
@@ -27,6 +28,7 @@ COCO_VAL_EXAMPLES = 5000
 SHAPES_TRAIN_EXAMPLES = 2000
 SHAPES_VAL_EXAMPLES = 200
 SHAPES_IMAGE_SIZE = 128
+FASHION_SCENES_VAL_EXAMPLES = 1000  # make_fashion_scenes' default.
 
 
 @dataclasses.dataclass
@@ -78,6 +80,9 @@ class MaskRCNNTask(mg_maskrcnn.MaskRCNNTask):
   # Write synthetic shapes to the data paths' folder when the train/validation
   # paths match no file (maskrcnn_gn_shapes only).
   make_shapes_if_missing: bool = False
+  # Or the Fashion-MNIST scenes (data/make_fashion_scenes, its default counts,
+  # at the model's input size).
+  make_fashion_scenes_if_missing: bool = False
 
 
 def _coco_experiment(init_checkpoint: Optional[str], train_steps: int,
@@ -219,3 +224,27 @@ def maskrcnn_gn_shapes() -> cfg.ExperimentConfig:
       task=task, trainer=trainer,
       restrictions=['task.train_data.is_training != None',
                     'task.validation_data.is_training != None'])
+
+
+@exp_factory.register_config_factory('maskrcnn_gn_fashion_scenes')
+def maskrcnn_gn_fashion_scenes() -> cfg.ExperimentConfig:
+  """`maskrcnn_gn_shapes`' Mask R-CNN-GN on scenes of real objects.
+
+  2-8 Fashion-MNIST items an image, occluding one another, over photographs
+  (`make_fashion_scenes`: 2000 training images from the training split's
+  items, 1000 validation images from the test split's, made on first use);
+  10 categories. The same network, schedule and batch as the shapes; its
+  difficulty pilot has not run.
+  """
+  params = maskrcnn_gn_shapes()
+  task = params.task
+  data_dir = common.default_data_dir('fashion_scenes')
+  task.annotation_file = os.path.join(data_dir, 'val', 'instances.json')
+  task.model.num_classes = 1 + len(make_fashion_scenes.CATEGORIES)
+  task.train_data.input_path = os.path.join(data_dir, 'train-*.tfrecord')
+  task.validation_data.input_path = os.path.join(data_dir, 'val-*.tfrecord')
+  task.make_shapes_if_missing = False
+  task.make_fashion_scenes_if_missing = True
+  params.trainer.validation_steps = (
+      FASHION_SCENES_VAL_EXAMPLES // task.validation_data.global_batch_size)
+  return params

@@ -2,12 +2,14 @@
 
 import os
 
+from absl import logging
 import tensorflow as tf
 import tf_keras
 
 from official.core import task_factory
 from official.projects.group_norm.configs import maskrcnn as maskrcnn_cfg
 from official.projects.group_norm.data import input_checks
+from official.projects.group_norm.data import make_fashion_scenes
 from official.projects.group_norm.data import make_shapes
 from official.projects.group_norm.modeling import maskrcnn_gn
 from official.projects.group_norm.modeling import norms
@@ -49,8 +51,15 @@ class MaskRCNNTask(mg_maskrcnn.MaskRCNNTask):
 
   def build_inputs(self, params, input_context=None) -> tf.data.Dataset:
     """Makes the shapes if asked and missing, checks paths, reads."""
-    if self.task_config.make_shapes_if_missing and not tf.io.gfile.glob(
-        params.input_path):
-      make_shapes.make_shapes(os.path.dirname(params.input_path) or '.')
+    config = self.task_config
+    if ((config.make_shapes_if_missing or
+         config.make_fashion_scenes_if_missing) and
+        not tf.io.gfile.glob(params.input_path)):
+      folder = os.path.dirname(params.input_path) or '.'
+      if config.make_shapes_if_missing:
+        make_shapes.make_shapes(folder)
+      else:
+        make_fashion_scenes.make_fashion_scenes(
+            folder, image_size=config.model.input_size[0], log=logging.info)
     input_checks.check_input_path(params)
     return super().build_inputs(params, input_context)

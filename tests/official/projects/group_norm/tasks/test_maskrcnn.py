@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from official.core import exp_factory
 from official.core import task_factory
+from official.projects.group_norm.data import make_fashion_scenes
 from official.projects.group_norm.data import make_shapes
 from official.projects.group_norm.tasks import maskrcnn as maskrcnn_task
 from tests.official.projects.group_norm import helpers
+from tests.official.projects.group_norm.data import fashion_idx
 
 
 @pytest.mark.slow
@@ -97,3 +100,28 @@ def test_shapes_are_made_on_first_use(shapes_dir, tmp_path, monkeypatch):
   assert images.shape[0] == 2
   task.build_inputs(params.task.validation_data)
   assert made == [str(tmp_path)]  # Not again once the files are there.
+
+
+def test_fashion_scenes_are_made_from_the_fashion_files(tmp_path, monkeypatch):
+  folder = str(tmp_path / 'files')
+  hashes = fashion_idx.write_files(folder)
+  made = []
+  real = make_fashion_scenes.make_fashion_scenes
+
+  def from_test_files(output_dir, **kwargs):  # The real maker, small files.
+    made.append(dict(kwargs))
+    kwargs.update(num_train=2, num_val=2)
+    return real(output_dir, fashion_mnist_dir=folder, routes=['explicit'],
+                hashes=hashes, counts=fashion_idx.COUNTS, **kwargs)
+
+  monkeypatch.setattr(make_fashion_scenes, 'make_fashion_scenes',
+                      from_test_files)
+  params = exp_factory.get_exp_config('maskrcnn_gn_fashion_scenes')
+  validation = params.task.validation_data
+  validation.input_path = str(tmp_path / 'val-*.tfrecord')
+  task = task_factory.get_task(params.task)
+  images, labels = next(iter(task.build_inputs(validation)))
+  assert [m['image_size'] for m in made] == [128]
+  assert images.shape == (2, 128, 128, 3)
+  classes = labels['groundtruths']['classes'].numpy()
+  assert classes.max() <= 10 and (classes > 0).any()
