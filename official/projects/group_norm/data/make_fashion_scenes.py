@@ -25,7 +25,6 @@ its own COCO converter), so the Mask R-CNN task and its COCO evaluation read
 it as they read the shapes. The same arguments give byte-identical files.
 """
 
-import json
 import os
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -115,9 +114,6 @@ def _annotation(mask: np.ndarray, image_id: int, annotation_id: int,
 def write_split(output_dir: str, split: str, num_images: int, image_size: int,
                 items, labels, seed: int, **scene_kwargs) -> Dict:
   """Writes one split's images, COCO JSON and TFRecord; returns the JSON."""
-  from official.vision.data import create_coco_tf_record as coco_converter  # noqa: PLC0415
-  from official.vision.data import tfrecord_lib  # noqa: PLC0415
-
   rng = np.random.default_rng(seed)
   photographs = make_shapes.load_photographs()
   image_dir = os.path.join(output_dir, split, 'images')
@@ -135,19 +131,7 @@ def write_split(output_dir: str, split: str, num_images: int, image_size: int,
     for category_id, mask in objects:
       coco['annotations'].append(_annotation(
           mask, image_id, len(coco['annotations']) + 1, category_id))
-  annotations_file = os.path.join(output_dir, split, 'instances.json')
-  with open(annotations_file, 'w') as f:
-    json.dump(coco, f)
-  by_image, id_to_name = coco_converter._load_object_annotations(  # noqa: SLF001
-      annotations_file)
-  examples = coco_converter.generate_annotations(
-      images=coco['images'], image_dirs=[image_dir],
-      img_to_obj_annotation=by_image, id_to_name_map=id_to_name,
-      include_masks=True)
-  path = make_shapes.tfrecord_path(output_dir, split)
-  tfrecord_lib.write_tf_record_dataset(
-      path[:-len('-00000-of-00001.tfrecord')], examples,
-      coco_converter.create_tf_example, num_shards=1, multiple_processes=0)
+  make_shapes.write_coco(output_dir, split, coco)
   return coco
 
 

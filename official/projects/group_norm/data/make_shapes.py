@@ -127,9 +127,6 @@ def _annotation(polygon: np.ndarray, size: int, image_id: int,
 def write_split(output_dir: str, split: str, num_images: int, image_size: int,
                 max_shapes: int, seed: int) -> Dict:
   """Writes one split's images, COCO JSON and TFRecord; returns the JSON."""
-  from official.vision.data import create_coco_tf_record as coco_converter  # noqa: PLC0415
-  from official.vision.data import tfrecord_lib  # noqa: PLC0415
-
   rng = np.random.default_rng(seed)
   photographs = load_photographs()
   image_dir = os.path.join(output_dir, split, 'images')
@@ -147,21 +144,34 @@ def write_split(output_dir: str, split: str, num_images: int, image_size: int,
       coco['annotations'].append(_annotation(
           polygon, image_size, image_id, len(coco['annotations']) + 1,
           category_id))
+  write_coco(output_dir, split, coco)
+  return coco
+
+
+def write_coco(output_dir: str, split: str, coco: Dict) -> None:
+  """Writes a split's COCO JSON and, from it and its images, its TFRecord.
+
+  The images are under `<output_dir>/<split>/images/`; the JSON goes to
+  `<split>/instances.json` and the TFRecord (Model Garden's own COCO
+  converter, masks included) to `tfrecord_path(output_dir, split)`.
+  """
+  from official.vision.data import create_coco_tf_record as coco_converter  # noqa: PLC0415
+  from official.vision.data import tfrecord_lib  # noqa: PLC0415
+
   annotations_file = os.path.join(output_dir, split, 'instances.json')
   with open(annotations_file, 'w') as f:
     json.dump(coco, f)
-
   by_image, id_to_name = coco_converter._load_object_annotations(  # noqa: SLF001
       annotations_file)
   examples = coco_converter.generate_annotations(
-      images=coco['images'], image_dirs=[image_dir],
+      images=coco['images'], image_dirs=[os.path.join(output_dir, split,
+                                                      'images')],
       img_to_obj_annotation=by_image, id_to_name_map=id_to_name,
       include_masks=True)
   prefix = tfrecord_path(output_dir, split)[:-len('-00000-of-00001.tfrecord')]
   tfrecord_lib.write_tf_record_dataset(
       prefix, examples, coco_converter.create_tf_example, num_shards=1,
       multiple_processes=0)
-  return coco
 
 
 def make_shapes(output_dir: str, num_train: int = 2000, num_val: int = 200,

@@ -130,3 +130,26 @@ def conv_norm_act(norm: norms.NormSpec,
       norm=norm.layer(norm_name, zero_gamma=zero_gamma,
                       regularizer=norm_regularizer),
       act=act)
+
+
+def residual_units(norm: norms.NormSpec, activation, norm_regularizer=None,
+                   conv_class=layers.Conv2D,
+                   weight_standardization: bool = False, **conv_kwargs):
+  """A ResNet's unit applier: every unit of a backbone, settings fixed once.
+
+  Returns `unit(x, filters, kernel_size, strides, conv_name, norm_name,
+  act_name=None, zero_gamma=False)`, which applies `conv_norm_act` to x, the
+  activation only where `act_name` is given (a block's last unit adds the
+  shortcut first).
+  """
+
+  def unit(x, filters, kernel_size, strides, conv_name, norm_name,
+           act_name=None, zero_gamma=False):
+    return conv_norm_act(
+        norm, filters, kernel_size, conv_name=conv_name, norm_name=norm_name,
+        strides=strides, activation=activation if act_name else None,
+        act_name=act_name, zero_gamma=zero_gamma,
+        norm_regularizer=norm_regularizer, conv_class=conv_class,
+        weight_standardization=weight_standardization, **conv_kwargs)(x)
+
+  return unit

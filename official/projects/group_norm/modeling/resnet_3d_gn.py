@@ -133,15 +133,10 @@ class ResNet3DGN(feature_model.FeatureModel):
     if not spec.normalizes:
       raise ValueError('ResNet3DGN needs a norm; received norm=None.')
 
-    def unit(x, filters, kernel_size, strides, name, norm_name,
-             act_name=None, zero_gamma=False):
-      return conv_norm_act.conv_norm_act(
-          spec, filters, kernel_size, conv_name=name, norm_name=norm_name,
-          strides=strides, activation=activation if act_name else None,
-          act_name=act_name, zero_gamma=zero_gamma,
-          norm_regularizer=norm_regularizer, conv_class=layers.Conv3D,
-          kernel_initializer=kernel_initializer,
-          kernel_regularizer=kernel_regularizer)(x)
+    unit = conv_norm_act.residual_units(
+        spec, activation, norm_regularizer, conv_class=layers.Conv3D,
+        kernel_initializer=kernel_initializer,
+        kernel_regularizer=kernel_regularizer)
 
     def block(x, filters, temporal_kernel, temporal_stride, spatial_stride,
               name):

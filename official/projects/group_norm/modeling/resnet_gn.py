@@ -106,16 +106,11 @@ class ResNetGN(feature_model.FeatureModel):
     if not spec.normalizes:
       raise ValueError('ResNetGN needs a norm; received norm=None.')
 
-    def unit(x, filters, kernel_size, strides, name, norm_name,
-             act_name=None, zero_gamma=False):
-      return conv_norm_act.conv_norm_act(
-          spec, filters, kernel_size, conv_name=name, norm_name=norm_name,
-          strides=strides, activation=activation if act_name else None,
-          act_name=act_name, zero_gamma=zero_gamma,
-          norm_regularizer=norm_regularizer,
-          weight_standardization=weight_standardization,
-          kernel_initializer=kernel_initializer,
-          kernel_regularizer=kernel_regularizer)(x)
+    unit = conv_norm_act.residual_units(
+        spec, activation, norm_regularizer,
+        weight_standardization=weight_standardization,
+        kernel_initializer=kernel_initializer,
+        kernel_regularizer=kernel_regularizer)
 
     def block(x, filters, strides, use_projection, bottleneck, name):
       out_filters = filters * 4 if bottleneck else filters

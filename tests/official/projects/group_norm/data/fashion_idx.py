@@ -33,3 +33,27 @@ def write_files(folder: str, seed: int = 0) -> Dict[str, str]:
       f.write(idx_bytes(arrays[key]))
   return {name: fashion_mnist.sha256(os.path.join(folder, name))
           for name in fashion_mnist.FILES.values()}
+
+
+def use_test_files(monkeypatch, module, maker: str, folder: str, **small):
+  """Makes `module.maker` (a Fashion-MNIST data maker) read test files.
+
+  Writes the four files into `folder`; each call of the maker then reads
+  them through the explicit route, with `small` replacing its arguments
+  (fewer examples).
+
+  Returns:
+    The keyword arguments each call received, before the replacement.
+  """
+  hashes = write_files(folder)
+  made = []
+  real = getattr(module, maker)
+
+  def from_test_files(output_dir, **kwargs):
+    made.append(dict(kwargs))
+    kwargs.update(small)
+    return real(output_dir, fashion_mnist_dir=folder, routes=['explicit'],
+                hashes=hashes, counts=COUNTS, **kwargs)
+
+  monkeypatch.setattr(module, maker, from_test_files)
+  return made

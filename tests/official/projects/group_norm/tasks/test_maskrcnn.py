@@ -103,19 +103,10 @@ def test_shapes_are_made_on_first_use(shapes_dir, tmp_path, monkeypatch):
 
 
 def test_fashion_scenes_are_made_from_the_fashion_files(tmp_path, monkeypatch):
-  folder = str(tmp_path / 'files')
-  hashes = fashion_idx.write_files(folder)
-  made = []
-  real = make_fashion_scenes.make_fashion_scenes
-
-  def from_test_files(output_dir, **kwargs):  # The real maker, small files.
-    made.append(dict(kwargs))
-    kwargs.update(num_train=2, num_val=2)
-    return real(output_dir, fashion_mnist_dir=folder, routes=['explicit'],
-                hashes=hashes, counts=fashion_idx.COUNTS, **kwargs)
-
-  monkeypatch.setattr(make_fashion_scenes, 'make_fashion_scenes',
-                      from_test_files)
+  made = fashion_idx.use_test_files(
+      monkeypatch, make_fashion_scenes, 'make_fashion_scenes',
+      str(tmp_path / 'files'),
+      num_train=2, num_val=2)
   params = exp_factory.get_exp_config('maskrcnn_gn_fashion_scenes')
   validation = params.task.validation_data
   validation.input_path = str(tmp_path / 'val-*.tfrecord')

@@ -82,19 +82,10 @@ def test_clips_are_made_at_the_clip_length_and_size(tmp_path, monkeypatch):
 
 
 def test_fashion_clips_are_made_from_the_fashion_files(tmp_path, monkeypatch):
-  folder = str(tmp_path / 'files')
-  hashes = fashion_idx.write_files(folder)
-  made = []
-  real = make_fashion_clips.make_fashion_clips
-
-  def from_test_files(output_dir, **kwargs):  # The real maker, small files.
-    made.append(dict(kwargs))
-    kwargs.update(num_train=20, num_val=20, log=print)
-    return real(output_dir, fashion_mnist_dir=folder, routes=['explicit'],
-                hashes=hashes, counts=fashion_idx.COUNTS, **kwargs)
-
-  monkeypatch.setattr(make_fashion_clips, 'make_fashion_clips',
-                      from_test_files)
+  made = fashion_idx.use_test_files(
+      monkeypatch, make_fashion_clips, 'make_fashion_clips',
+      str(tmp_path / 'files'),
+      num_train=20, num_val=20, log=print)
   params = exp_factory.get_exp_config('video_i3d_gn_fashion_clips')
   validation = params.task.validation_data
   validation.input_path = str(tmp_path / 'validation.tfrecord')
