@@ -157,12 +157,27 @@ Claim = stats.Claim
 format_claims = stats.format_claims
 
 
+def planned_seeds(line: str, batch: int) -> set:
+  """The seeds the parts plan for a cell of the photos at the base rate."""
+  return {seed for part in PARTS.values()
+          if part.experiment == PHOTOS and part.schedule_scale == 1.0 and
+          part.base_learning_rate == BASE_LEARNING_RATE and
+          line in part.lines and batch in part.batches
+          for seed in part.seeds}
+
+
 def claims(rows: Sequence[Dict]) -> List[Claim]:
-  """The study's claims over the photos rows at the base learning rate."""
+  """The study's claims over the photos rows at the base learning rate.
+
+  A cell counts only once every seed the parts plan for it is in: a claim
+  over a cell still running has no verdict (NOT MEASURED), never an interim
+  one.
+  """
   by_seed = engine.errors_by_seed(rows)
 
   def errors(line, batch):
-    return by_seed.get((line, batch), {})
+    values = by_seed.get((line, batch), {})
+    return values if planned_seeds(line, batch) <= set(values) else {}
 
   def mean(line, batch):
     values = errors(line, batch)

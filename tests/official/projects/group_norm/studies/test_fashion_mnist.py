@@ -130,3 +130,11 @@ def test_no_counted_cell_runs_before_the_protocol_is_fixed(tmp_path,
   with pytest.raises(RuntimeError, match='not fixed this study'):
     study.run_parts(['main'], str(tmp_path / 'runs'), str(tmp_path / 'docs'))
   assert not os.path.exists(tmp_path / 'runs')
+
+
+def test_a_cell_short_of_its_planned_seeds_gives_no_verdict():
+  rows = [r for r in _paper_like()
+          if not (r['line'] == 'batch_norm' and r['per_replica_batch'] == 2
+                  and r['seed'] == 4)]
+  assert study.planned_seeds('batch_norm', 2) == {0, 1, 2, 3, 4}
+  assert [c.held for c in study.claims(rows)][0] is None
