@@ -67,6 +67,9 @@ def signature(experiment, yaml_path=None, override=None):
   if override:
     params = hyperparams.override_params_dict(params, override,
                                               is_strict=True)
+  # Fresh Keras names: layers the process built before must not shift the
+  # automatic ones (`..._1`).
+  tf_keras.backend.clear_session()
   model = task_factory.get_task(params.task).build_model()
   variables = sorted(f'{v.name} {v.shape}' for v in model.variables)
   with tempfile.TemporaryDirectory() as folder:

@@ -183,12 +183,15 @@ def test_deterministic_needs_a_seed(data_dir, tmp_path):
 
 def test_unknown_experiment_lists_the_projects():
   with pytest.raises(ValueError, match=r"Unknown experiment 'resnet_gn_digit'"
-                     r".*\['maskrcnn_gn_shapes', 'maskrcnn_resnetfpn_gn_coco', "
+                     r".*\['maskrcnn_gn_fashion_scenes', 'maskrcnn_gn_shapes', "
+                     r"'maskrcnn_resnetfpn_gn_coco', "
                      r"'maskrcnn_resnetfpn_gn_coco_scratch', "
                      r"'resnet50_gn_imagenet', 'resnet_gn_colour_digits', "
                      r"'resnet_gn_digits', 'resnet_gn_fashion_photos', "
                      r"'resnet_gn_fashion_plain', 'resnet_gn_shapes_pretrain', "
-                     r"'video_i3d_gn_clips', 'video_i3d_r50_gn_kinetics400'\]"):
+                     r"'video_i3d_gn_clips', 'video_i3d_gn_fashion_clips', "
+                     r"'video_i3d_gn_fashion_clips_long', "
+                     r"'video_i3d_r50_gn_kinetics400'\]"):
     common.get_exp_config('resnet_gn_digit')
 
 
