@@ -203,11 +203,11 @@ def _swap_held_layers(owner, keras_gn, gn_class):
     if isinstance(value, list):
       for i, item in enumerate(value):
         if isinstance(item, keras_gn):
-          value[i] = _replace_tracked(owner, item, keras_gn, gn_class)
+          value[i] = _replace_tracked(owner, item, gn_class)
         elif _is_plain_layer(item):
           _swap_held_layers(item, keras_gn, gn_class)
     elif isinstance(value, keras_gn):
-      new = _replace_tracked(owner, value, keras_gn, gn_class)
+      new = _replace_tracked(owner, value, gn_class)
       if hasattr(owner, '_tracker'):  # Keras 3.
         object.__setattr__(owner, name, new)
       else:  # tf_keras untracks the old value itself.
@@ -222,9 +222,8 @@ def _is_plain_layer(value):
       not hasattr(value, 'layers'))
 
 
-def _replace_tracked(owner, old, keras_gn, gn_class):
+def _replace_tracked(owner, old, gn_class):
   """Our GN for `old` (built, its weights), tracked by `owner` in its place."""
-  del keras_gn
   new = gn_class.from_config(old.get_config())
   shape = [None] * old.input_spec.ndim
   for axis, channels in old.input_spec.axes.items():
