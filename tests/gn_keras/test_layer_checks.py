@@ -16,7 +16,9 @@ RNG = np.random.default_rng(1)
 
 
 def _dtype_name(dtype) -> str:
-  return getattr(dtype, 'name', str(dtype))
+  """'float16' of a TensorFlow, NumPy, JAX or torch dtype (torch.float16)."""
+  return getattr(dtype, 'name', str(dtype).rsplit('.', 1)[-1])
+
 
 def _x(shape=(4, 6, 6, 8), loc=1.0):
   return RNG.normal(loc, 2.0, size=shape).astype('float32')
@@ -115,12 +117,10 @@ def test_constraints_are_applied_after_updates(flavour):
   assert np.all(layer.get_weights()[0] >= 0)
 
 
-@pytest.mark.tensorflow
 @pytest.mark.parametrize('policy,compute', [('mixed_float16', 'float16'),
                                             ('mixed_bfloat16', 'bfloat16')])
 def test_mixed_precision_keeps_float32_weights_and_stats(flavour, policy,
                                                          compute):
-  import tensorflow as tf  # noqa: PLC0415 (see the module docstring)
   flavour.set_policy(policy)
   try:
     layer = flavour.layer(groups=2)
@@ -130,19 +130,54 @@ def test_mixed_precision_keeps_float32_weights_and_stats(flavour, policy,
       x = _x(loc=loc)
       y = layer(x)  # A float32 input reaches the statistics unrounded.
       assert _dtype_name(y.dtype) == compute
-      np.testing.assert_allclose(tf.cast(y, tf.float64), reference(x, 2),
-                                 atol=atol, err_msg=f'loc={loc}')
+      np.testing.assert_allclose(
+          np.asarray(flavour.numpy(y), np.float64), reference(x, 2),
+          atol=atol, err_msg=f'loc={loc}')
+    assert all(_dtype_name(w.dtype) == 'float32' for w in layer.weights)
+  finally:
+    flavour.set_policy('float32')
+
+
+@pytest.mark.tensorflow
+@pytest.mark.parametrize('policy,compute', [('mixed_float16', 'float16'),
+                                            ('mixed_bfloat16', 'bfloat16')])
+def test_mixed_precision_low_inputs_and_float32_gradients(flavour, policy,
+                                                          compute):
+  import tensorflow as tf  # noqa: PLC0415 (see the module docstring)
+  flavour.set_policy(policy)
+  try:
+    layer = flavour.layer(groups=2)
+    atol = 0.05 if compute == 'bfloat16' else 5e-3
     x_low = tf.cast(_x(loc=300.0), compute)  # Already in the compute dtype.
     np.testing.assert_allclose(
         tf.cast(layer(x_low), tf.float64),
         reference(tf.cast(x_low, tf.float64).numpy(), 2), atol=atol)
-    assert all(_dtype_name(w.dtype) == 'float32' for w in layer.weights)
     with tf.GradientTape() as tape:
-      loss = tf.reduce_sum(tf.cast(layer(x), tf.float32))
+      loss = tf.reduce_sum(tf.cast(layer(_x()), tf.float32))
     grads = tape.gradient(loss, layer.trainable_weights)
     assert all(g.dtype == tf.float32 for g in grads)
   finally:
     flavour.set_policy('float32')
+
+
+def test_matches_the_keras_own_group_normalization(flavour):
+  x = _x((2, 6, 6, 16))
+  ours = flavour.layer(groups=4, epsilon=1e-3)
+  theirs = flavour.keras.layers.GroupNormalization(groups=4, epsilon=1e-3)
+  np.testing.assert_allclose(flavour.numpy(ours(x)),
+                             flavour.numpy(theirs(x)), atol=1e-4)
+
+
+def test_convert_batch_norm_keeps_the_batch_norm_epsilon(flavour):
+  import gn_keras  # noqa: PLC0415 (see the module docstring)
+  model = flavour.keras.Sequential([
+      flavour.keras.Input((6, 6, 8)),
+      flavour.keras.layers.BatchNormalization(name='bn')])
+  converted = gn_keras.convert_batch_norm(model, groups=4)
+  assert isinstance(converted.get_layer('bn'), flavour.layer)
+  x = _x()
+  np.testing.assert_allclose(flavour.numpy(converted(x)),
+                             reference(x, 4, epsilon=1e-3), atol=2e-5)
 
 
 def test_save_and_load_round_trips(flavour, tmp_path):

@@ -136,16 +136,17 @@ class RPNHeadGN(_HeadConfig):
     return scores, boxes
 
 
-@tf_keras.utils.register_keras_serializable(package='GroupNorm')
-class DetectionHeadGN(_HeadConfig):
-  """Box head "4conv1fc" with GN; Model Garden's `DetectionHead` contract.
+class _RoIHead(_HeadConfig):
+  """A stack of 3x3 conv -> norm -> activation units on each RoI.
+
+  The box and mask heads' shared arguments (each head documents its own):
 
   Args:
-    num_classes: Classes including background.
-    num_convs: 3x3 convs on each RoI. Defaults to 4.
-    num_filters: Their channels. Defaults to 256.
-    fc_dims: Width of the one fully connected layer (no norm). Defaults to
-      1024.
+    prefix: Detectron's name of the head's layers ('detection', 'mask').
+    num_convs: 3x3 convs on each RoI.
+    num_filters: Their channels.
+    kernel_regularizer: Optional.
+    config: The head's own constructor arguments, for `get_config`.
     norm: A norm-factory name. Defaults to 'group_norm'.
     groups: Groups of 'group_norm'. Defaults to 32. None to use
       `group_size`.
@@ -154,31 +155,52 @@ class DetectionHeadGN(_HeadConfig):
     norm_epsilon: Defaults to 1e-5.
     norm_momentum: Defaults to 0.99 (BatchNorm only).
     activation: Activation after each norm. Defaults to 'relu'.
+    **kwargs: `tf_keras.layers.Layer` arguments.
+  """
+
+  def __init__(self, prefix: str, num_convs: int, num_filters: int,
+               kernel_regularizer, config: Dict, norm: str = 'group_norm',
+               groups: Optional[int] = 32, group_size: Optional[int] = None,
+               norm_epsilon: float = 1e-5, norm_momentum: float = 0.99,
+               activation: str = 'relu', **kwargs):
+    super().__init__(**kwargs)
+    self._store(dict(
+        config, num_convs=num_convs, num_filters=num_filters, norm=norm,
+        groups=groups, group_size=group_size, norm_epsilon=norm_epsilon,
+        norm_momentum=norm_momentum, activation=activation,
+        kernel_regularizer=kernel_regularizer))
+    self._activation = tf_keras.activations.get(activation)
+    self._stack = _conv_stack(
+        prefix, num_convs, num_filters,
+        norms.NormSpec(norm, groups, group_size, norm_epsilon, norm_momentum),
+        kernel_regularizer)
+
+
+@tf_keras.utils.register_keras_serializable(package='GroupNorm')
+class DetectionHeadGN(_RoIHead):
+  """Box head "4conv1fc" with GN; Model Garden's `DetectionHead` contract.
+
+  Args:
+    num_classes: Classes including background.
+    num_convs: 3x3 convs on each RoI. Defaults to 4.
+    num_filters: Their channels. Defaults to 256.
+    fc_dims: Width of the one fully connected layer (no norm). Defaults to
+      1024.
     class_agnostic_bbox_pred: One box per RoI instead of one per class.
     kernel_regularizer: Optional.
-    **kwargs: `tf_keras.layers.Layer` arguments.
+    **kwargs: The norm's and activation's arguments (`_RoIHead`: norm,
+      groups, group_size, norm_epsilon, norm_momentum, activation) and
+      `tf_keras.layers.Layer` arguments.
   """
 
   def __init__(self, num_classes: int, num_convs: int = 4,
                num_filters: int = 256, fc_dims: int = 1024,
-               norm: str = 'group_norm', groups: Optional[int] = 32,
-               group_size: Optional[int] = None, norm_epsilon: float = 1e-5,
-               norm_momentum: float = 0.99, activation: str = 'relu',
                class_agnostic_bbox_pred: bool = False,
                kernel_regularizer=None, **kwargs):
-    super().__init__(**kwargs)
-    self._store(dict(
-        num_classes=num_classes, num_convs=num_convs, num_filters=num_filters,
-        fc_dims=fc_dims, norm=norm, groups=groups, group_size=group_size,
-        norm_epsilon=norm_epsilon, norm_momentum=norm_momentum,
-        activation=activation,
-        class_agnostic_bbox_pred=class_agnostic_bbox_pred,
-        kernel_regularizer=kernel_regularizer))
-    self._activation = tf_keras.activations.get(activation)
-    self._stack = _conv_stack(
-        'detection', num_convs, num_filters,
-        norms.NormSpec(norm, groups, group_size, norm_epsilon, norm_momentum),
-        kernel_regularizer)
+    super().__init__(
+        'detection', num_convs, num_filters, kernel_regularizer,
+        dict(num_classes=num_classes, fc_dims=fc_dims,
+             class_agnostic_bbox_pred=class_agnostic_bbox_pred), **kwargs)
     self._fc = layers.Dense(
         fc_dims, kernel_regularizer=kernel_regularizer,
         kernel_initializer=tf_keras.initializers.VarianceScaling(
@@ -205,7 +227,7 @@ class DetectionHeadGN(_HeadConfig):
 
 
 @tf_keras.utils.register_keras_serializable(package='GroupNorm')
-class MaskHeadGN(_HeadConfig):
+class MaskHeadGN(_RoIHead):
   """Mask head with GN; Model Garden's `MaskHead` contract.
 
   Args:
@@ -213,38 +235,20 @@ class MaskHeadGN(_HeadConfig):
     upsample_factor: Stride of the deconvolution. Defaults to 2.
     num_convs: 3x3 convs on each RoI. Defaults to 4.
     num_filters: Their channels. Defaults to 256.
-    norm: A norm-factory name. Defaults to 'group_norm'.
-    groups: Groups of 'group_norm'. Defaults to 32. None to use
-      `group_size`.
-    group_size: Channels per group of 'group_norm', the alternative to
-      `groups`. Defaults to None.
-    norm_epsilon: Defaults to 1e-5.
-    norm_momentum: Defaults to 0.99 (BatchNorm only).
-    activation: Activation after each norm. Defaults to 'relu'.
     class_agnostic: One mask per RoI instead of one per class.
     kernel_regularizer: Optional.
-    **kwargs: `tf_keras.layers.Layer` arguments.
+    **kwargs: The norm's and activation's arguments (`_RoIHead`) and
+      `tf_keras.layers.Layer` arguments.
   """
 
   def __init__(self, num_classes: int, upsample_factor: int = 2,
                num_convs: int = 4, num_filters: int = 256,
-               norm: str = 'group_norm', groups: Optional[int] = 32,
-               group_size: Optional[int] = None, norm_epsilon: float = 1e-5,
-               norm_momentum: float = 0.99, activation: str = 'relu',
                class_agnostic: bool = False, kernel_regularizer=None,
                **kwargs):
-    super().__init__(**kwargs)
-    self._store(dict(
-        num_classes=num_classes, upsample_factor=upsample_factor,
-        num_convs=num_convs, num_filters=num_filters, norm=norm,
-        groups=groups, group_size=group_size, norm_epsilon=norm_epsilon,
-        norm_momentum=norm_momentum, activation=activation,
-        class_agnostic=class_agnostic, kernel_regularizer=kernel_regularizer))
-    self._activation = tf_keras.activations.get(activation)
-    self._stack = _conv_stack(
-        'mask', num_convs, num_filters,
-        norms.NormSpec(norm, groups, group_size, norm_epsilon, norm_momentum),
-        kernel_regularizer)
+    super().__init__(
+        'mask', num_convs, num_filters, kernel_regularizer,
+        dict(num_classes=num_classes, upsample_factor=upsample_factor,
+             class_agnostic=class_agnostic), **kwargs)
     self._deconv = layers.Conv2DTranspose(
         num_filters, upsample_factor, strides=upsample_factor,
         kernel_initializer=_he_normal(), kernel_regularizer=kernel_regularizer,
