@@ -36,13 +36,12 @@ same seed gives byte-identical files. Nothing downloads.
 import os
 from typing import Dict, Iterator, Tuple
 
-from absl import app
-from absl import flags
 import numpy as np
 from PIL import Image
 from PIL import ImageDraw
 import tensorflow as tf
 
+from official.projects.group_norm.data import cli
 from official.projects.group_norm.data import make_shapes
 from official.projects.group_norm.data import records
 from official.vision.dataloaders import tfexample_utils
@@ -120,6 +119,16 @@ def make_clips(output_dir: str, num_train: int = 800, num_val: int = 200,
                seed: int = 0) -> Dict[str, str]:
   """Writes the train and validation TFRecords; returns {file name: path}.
 
+  Args:
+    output_dir: Folder for the TFRecords.
+    num_train: Training clips.
+    num_val: Validation clips.
+    num_frames: Frames per clip (store at least the experiment's frames x
+      temporal stride).
+    frame_size: Side of the square frames (set the experiment's
+      min_image_size to it).
+    seed: Seed of the training split (validation: seed + 1).
+
   Raises:
     ValueError: for too few frames or clips, or frames too small.
   """
@@ -139,25 +148,5 @@ def make_clips(output_dir: str, num_train: int = 800, num_val: int = 200,
   return paths
 
 
-def main(_):
-  """Writes the clips to --output_dir."""
-  paths = make_clips(FLAGS.output_dir, FLAGS.num_train, FLAGS.num_val,
-                     FLAGS.num_frames, FLAGS.frame_size, FLAGS.seed)
-  for path in paths.values():
-    print(path, flush=True)
-
-
-FLAGS = flags.FLAGS
-
 if __name__ == '__main__':
-  flags.DEFINE_string('output_dir', None, 'Folder for the TFRecords.')
-  flags.DEFINE_integer('num_train', 800, 'Training clips.')
-  flags.DEFINE_integer('num_val', 200, 'Validation clips.')
-  flags.DEFINE_integer('num_frames', 8, 'Frames per clip (store at least '
-                       'the experiment\'s frames x temporal stride).')
-  flags.DEFINE_integer('frame_size', 32, 'Side of the square frames (set '
-                       'the experiment\'s min_image_size to it).')
-  flags.DEFINE_integer('seed', 0, 'Seed of the training split (validation: '
-                       'seed + 1).')
-  flags.mark_flag_as_required('output_dir')
-  app.run(main)
+  cli.run(make_clips)

@@ -33,11 +33,10 @@ give byte-identical files.
 import os
 from typing import Callable, Dict, Iterator, Optional, Tuple
 
-from absl import app
-from absl import flags
 import numpy as np
 from PIL import Image
 
+from official.projects.group_norm.data import cli
 from official.projects.group_norm.data import fashion_mnist
 from official.projects.group_norm.data import make_clips
 from official.projects.group_norm.data import make_shapes
@@ -117,13 +116,14 @@ def _items_by_class(items, labels):
 
 
 def _clips(count: int, items_by_class, num_items: int, num_frames: int,
-           size: int, seed: int) -> Iterator[Tuple[np.ndarray, int]]:
+           size: int, seed: int, speed: Tuple[float, float]
+           ) -> Iterator[Tuple[np.ndarray, int]]:
   rng = np.random.default_rng(seed)
   photographs = make_shapes.load_photographs()
   for i in range(count):
     label = i % NUM_CLASSES
     yield make_clip(rng, label, items_by_class, num_items, num_frames, size,
-                    photographs), label
+                    photographs, speed), label
 
 
 def make_fashion_clips(output_dir: str, num_train: int = 4000,
@@ -131,6 +131,7 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
                        num_frames: int = 8, frame_size: int = 48,
                        seed: int = 0,
                        fashion_mnist_dir: Optional[str] = None,
+                       speed: Tuple[float, float] = SPEED,
                        log: Callable[[str], None] = print,
                        **load_kwargs) -> Dict[str, str]:
   """Writes the train and validation TFRecords; returns {file name: path}.
@@ -145,6 +146,7 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
       pixels wide, at least 12.
     seed: Seed of the training split (validation: seed + 1).
     fashion_mnist_dir: A folder holding the four files (the explicit route).
+    speed: The mover's speed range, fractions of the side a frame.
     log: Receives the route taken and the files written.
     **load_kwargs: Further `fashion_mnist.load` arguments (tests).
 
@@ -158,9 +160,11 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
     raise ValueError(
         f'num_frames={num_frames} must be >= 4 and frame_size // num_items '
         f'({frame_size} // {num_items}) >= 12 pixels an item.')
-  if SPEED[1] * (num_frames - 1) > 1 - 1 / num_items:
+  if not 0 < speed[0] <= speed[1]:
+    raise ValueError(f'speed={speed} must be a range 0 < low <= high.')
+  if speed[1] * (num_frames - 1) > 1 - 1 / num_items:
     raise ValueError(
-        f'{num_frames} frames at up to {SPEED[1]} of the side a frame take '
+        f'{num_frames} frames at up to {speed[1]} of the side a frame take '
         f'the mover further than its {num_items}-item frame allows.')
   if num_train < 1 or num_val < 1:
     raise ValueError(f'num_train={num_train} and num_val={num_val} must be '
@@ -176,31 +180,12 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
     path = os.path.join(output_dir, name)
     records.write_records(path, (
         make_clips.clip_example(clip, label) for clip, label in _clips(
-            count, items, num_items, num_frames, frame_size, split_seed)))
+            count, items, num_items, num_frames, frame_size, split_seed,
+            speed)))
     paths[name] = path
     log(f'Wrote {count} Fashion-MNIST clips to {path}')
   return paths
 
 
-def main(_):
-  """Writes the clips to --output_dir."""
-  make_fashion_clips(FLAGS.output_dir, FLAGS.num_train, FLAGS.num_val,
-                     FLAGS.num_items, FLAGS.num_frames, FLAGS.frame_size,
-                     FLAGS.seed, FLAGS.fashion_mnist_dir)
-
-
-FLAGS = flags.FLAGS
-
 if __name__ == '__main__':
-  flags.DEFINE_string('output_dir', None, 'Folder for the TFRecords.')
-  flags.DEFINE_integer('num_train', 4000, 'Training clips.')
-  flags.DEFINE_integer('num_val', 2000, 'Validation clips.')
-  flags.DEFINE_integer('num_items', 2, 'Items a clip (one moves).')
-  flags.DEFINE_integer('num_frames', 8, 'Frames a clip.')
-  flags.DEFINE_integer('frame_size', 48, 'Side of the square frames.')
-  flags.DEFINE_integer('seed', 0, 'Seed of the training split (validation: '
-                       'seed + 1).')
-  flags.DEFINE_string('fashion_mnist_dir', None, 'A folder with the four '
-                      'Fashion-MNIST files (else: the finder\'s routes).')
-  flags.mark_flag_as_required('output_dir')
-  app.run(main)
+  cli.run(make_fashion_clips)

@@ -28,12 +28,11 @@ it as they read the shapes. The same arguments give byte-identical files.
 import os
 from typing import Callable, Dict, List, Optional, Tuple
 
-from absl import app
-from absl import flags
 import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_api
 
+from official.projects.group_norm.data import cli
 from official.projects.group_norm.data import fashion_mnist
 from official.projects.group_norm.data import make_fashion_mnist
 from official.projects.group_norm.data import make_shapes
@@ -188,27 +187,5 @@ def make_fashion_scenes(output_dir: str, num_train: int = 2000,
   return paths
 
 
-def main(_):
-  """Writes the data set to --output_dir."""
-  make_fashion_scenes(FLAGS.output_dir, FLAGS.num_train, FLAGS.num_val,
-                      FLAGS.image_size, FLAGS.min_items, FLAGS.max_items,
-                      (FLAGS.min_scale, FLAGS.max_scale), FLAGS.seed,
-                      FLAGS.fashion_mnist_dir)
-
-
-FLAGS = flags.FLAGS
-
 if __name__ == '__main__':
-  flags.DEFINE_string('output_dir', None, 'Where the splits go.')
-  flags.DEFINE_integer('num_train', 2000, 'Training images.')
-  flags.DEFINE_integer('num_val', 1000, 'Validation images.')
-  flags.DEFINE_integer('image_size', 128, 'Square image side, pixels.')
-  flags.DEFINE_integer('min_items', 2, 'Fewest items an image.')
-  flags.DEFINE_integer('max_items', 8, 'Most items an image.')
-  flags.DEFINE_float('min_scale', 0.25, 'Smallest item side / image side.')
-  flags.DEFINE_float('max_scale', 0.5, 'Largest item side / image side.')
-  flags.DEFINE_integer('seed', 0, 'Seed (the val split uses seed + 1).')
-  flags.DEFINE_string('fashion_mnist_dir', None, 'A folder with the four '
-                      'Fashion-MNIST files (else: the finder\'s routes).')
-  flags.mark_flags_as_required(['output_dir'])
-  app.run(main)
+  cli.run(make_fashion_scenes)

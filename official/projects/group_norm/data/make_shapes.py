@@ -21,12 +21,12 @@ import json
 import os
 from typing import Dict, List, Optional, Tuple
 
-from absl import app
-from absl import flags
 import numpy as np
 from PIL import Image
 from PIL import ImageDraw
 from pycocotools import mask as mask_api
+
+from official.projects.group_norm.data import cli
 
 CATEGORIES = ({'id': 1, 'name': 'circle'}, {'id': 2, 'name': 'square'},
               {'id': 3, 'name': 'triangle'})
@@ -179,6 +179,14 @@ def make_shapes(output_dir: str, num_train: int = 2000, num_val: int = 200,
                 seed: int = 0) -> Dict[str, str]:
   """Writes the train and val splits; returns {split: tfrecord path}.
 
+  Args:
+    output_dir: Where the splits go.
+    num_train: Training images.
+    num_val: Validation images.
+    image_size: Square image side, pixels.
+    max_shapes: At most this many shapes an image.
+    seed: Seed of the training split (validation: seed + 1).
+
   Raises:
     ValueError: for sizes that cannot hold a shape, or no images.
   """
@@ -195,22 +203,5 @@ def make_shapes(output_dir: str, num_train: int = 2000, num_val: int = 200,
   return paths
 
 
-def main(_):
-  """Writes the data set to --output_dir."""
-  paths = make_shapes(FLAGS.output_dir, FLAGS.num_train, FLAGS.num_val,
-                      FLAGS.image_size, FLAGS.max_shapes, FLAGS.seed)
-  for split, path in paths.items():
-    print(f'{split}: {path}', flush=True)
-
-
-FLAGS = flags.FLAGS
-
 if __name__ == '__main__':
-  flags.DEFINE_string('output_dir', None, 'Where the splits go.')
-  flags.DEFINE_integer('num_train', 2000, 'Training images.')
-  flags.DEFINE_integer('num_val', 200, 'Validation images.')
-  flags.DEFINE_integer('image_size', 128, 'Square image side, pixels.')
-  flags.DEFINE_integer('max_shapes', 4, 'At most this many shapes an image.')
-  flags.DEFINE_integer('seed', 0, 'Seed (the val split uses seed + 1).')
-  flags.mark_flags_as_required(['output_dir'])
-  app.run(main)
+  cli.run(make_shapes)

@@ -19,10 +19,9 @@ byte-identical files. Nothing downloads.
 import os
 from typing import Dict, Tuple
 
-from absl import app
-from absl import flags
 import numpy as np
 
+from official.projects.group_norm.data import cli
 from official.projects.group_norm.data import make_shapes
 from official.projects.group_norm.data import records
 
@@ -63,6 +62,14 @@ def make_shapes_classification(output_dir: str, num_train: int = 6000,
                                seed: int = 0) -> Dict[str, str]:
   """Writes the train and validation TFRecords; returns {file name: path}.
 
+  Args:
+    output_dir: Folder for the TFRecords.
+    num_train: Training images.
+    num_val: Validation images.
+    image_size: Side of the square images.
+    max_count: Most shapes in an image (1..4).
+    seed: Seed of the training split (validation: seed + 1).
+
   Raises:
     ValueError: for an image too small to hold the shapes, or no images.
   """
@@ -85,24 +92,5 @@ def make_shapes_classification(output_dir: str, num_train: int = 6000,
   return paths
 
 
-def main(_):
-  """Writes the data set to --output_dir."""
-  paths = make_shapes_classification(
-      FLAGS.output_dir, FLAGS.num_train, FLAGS.num_val, FLAGS.image_size,
-      FLAGS.max_count, FLAGS.seed)
-  for path in paths.values():
-    print(path, flush=True)
-
-
-FLAGS = flags.FLAGS
-
 if __name__ == '__main__':
-  flags.DEFINE_string('output_dir', None, 'Folder for the TFRecords.')
-  flags.DEFINE_integer('num_train', 6000, 'Training images.')
-  flags.DEFINE_integer('num_val', 1200, 'Validation images.')
-  flags.DEFINE_integer('image_size', 64, 'Side of the square images.')
-  flags.DEFINE_integer('max_count', 4, 'Most shapes in an image (1..4).')
-  flags.DEFINE_integer('seed', 0, 'Seed of the training split (validation: '
-                       'seed + 1).')
-  flags.mark_flag_as_required('output_dir')
-  app.run(main)
+  cli.run(make_shapes_classification)
