@@ -3,7 +3,10 @@
 NumPy only, so that any Keras backend's tests can use it.
 """
 
+import contextlib
+
 import numpy as np
+import pytest
 
 
 def reference(x, groups, gamma=None, beta=None, axis=-1, epsilon=1e-5):
@@ -62,6 +65,52 @@ def random_mask(shape, axis, channelless, kind, seed=7):
           rng.integers(0, 3, mask_shape).astype(np.float32))
   weights = np.expand_dims(mask, axis) if channelless else mask
   return mask, weights.astype(np.float64)
+
+
+# The mixed-precision policies the layers are tested under, with their
+# compute dtypes.
+MIXED_POLICIES = pytest.mark.parametrize(
+    'policy,compute', [('mixed_float16', 'float16'),
+                       ('mixed_bfloat16', 'bfloat16')])
+
+
+@contextlib.contextmanager
+def global_policy(set_policy, policy: str):
+  """Sets a Keras dtype policy for the block, float32 again after it."""
+  set_policy(policy)
+  try:
+    yield
+  finally:
+    set_policy('float32')
+
+
+def mask_cases(test):
+  """Parametrizes a test over MASK_CASES and both kinds of mask."""
+  test = pytest.mark.parametrize('shape,axis,channelless', MASK_CASES)(test)
+  return pytest.mark.parametrize('kind', ['bool', 'float'])(test)
+
+
+def check_masked_op(group_norm, shape, axis, channelless, kind,
+                    to_array=np.asarray):
+  """A kernel's masked group norm equals `masked_reference` (a mask case).
+
+  Args:
+    group_norm: The kernel's op (TensorFlow, JAX or torch).
+    shape: The input's shape (a `mask_cases` case, as the three below).
+    axis: The channel axis.
+    channelless: Whether the mask lacks the channel axis.
+    kind: 'bool' or 'float' (weights).
+    to_array: Makes the kernel's array of a NumPy one.
+  """
+  rng = np.random.default_rng(11)
+  x = rng.normal(3.0, 2.0, shape).astype(np.float32)
+  gamma, beta = (rng.normal(size=8).astype(np.float32) for _ in range(2))
+  mask, weights = random_mask(shape, axis, channelless, kind)
+  got = group_norm(to_array(x), 4, to_array(gamma), to_array(beta),
+                   axis=axis, mask=to_array(mask))
+  np.testing.assert_allclose(
+      np.asarray(got), masked_reference(x, 4, weights, gamma, beta, axis=axis),
+      atol=2e-5)
 
 
 # Bad op arguments and the TensorFlow op's messages, which the JAX and torch

@@ -10,6 +10,8 @@ the same there in tests/gn_keras/jax/test_jax_layer.py.
 import numpy as np
 import pytest
 
+from tests.gn_keras.reference import MIXED_POLICIES
+from tests.gn_keras.reference import global_policy
 from tests.gn_keras.reference import reference
 
 RNG = np.random.default_rng(1)
@@ -117,14 +119,12 @@ def test_constraints_are_applied_after_updates(flavour):
   assert np.all(layer.get_weights()[0] >= 0)
 
 
-@pytest.mark.parametrize('policy,compute', [('mixed_float16', 'float16'),
-                                            ('mixed_bfloat16', 'bfloat16')])
+@MIXED_POLICIES
 def test_mixed_precision_keeps_float32_weights_and_stats(flavour, policy,
                                                          compute):
-  flavour.set_policy(policy)
-  try:
+  atol = 0.05 if compute == 'bfloat16' else 5e-3  # The output's rounding.
+  with global_policy(flavour.set_policy, policy):
     layer = flavour.layer(groups=2)
-    atol = 0.05 if compute == 'bfloat16' else 5e-3  # The output's rounding.
     # Statistics in float16 would lose the spread here; 7e4 is float16's inf.
     for loc in (300.0, 7e4):
       x = _x(loc=loc)
@@ -134,30 +134,24 @@ def test_mixed_precision_keeps_float32_weights_and_stats(flavour, policy,
           np.asarray(flavour.numpy(y), np.float64), reference(x, 2),
           atol=atol, err_msg=f'loc={loc}')
     assert all(_dtype_name(w.dtype) == 'float32' for w in layer.weights)
-  finally:
-    flavour.set_policy('float32')
 
 
 @pytest.mark.tensorflow
-@pytest.mark.parametrize('policy,compute', [('mixed_float16', 'float16'),
-                                            ('mixed_bfloat16', 'bfloat16')])
+@MIXED_POLICIES
 def test_mixed_precision_low_inputs_and_float32_gradients(flavour, policy,
                                                           compute):
   import tensorflow as tf  # noqa: PLC0415 (see the module docstring)
-  flavour.set_policy(policy)
-  try:
+  x_low = tf.cast(_x(loc=300.0), compute)  # Already in the compute dtype.
+  with global_policy(flavour.set_policy, policy):
     layer = flavour.layer(groups=2)
-    atol = 0.05 if compute == 'bfloat16' else 5e-3
-    x_low = tf.cast(_x(loc=300.0), compute)  # Already in the compute dtype.
     np.testing.assert_allclose(
         tf.cast(layer(x_low), tf.float64),
-        reference(tf.cast(x_low, tf.float64).numpy(), 2), atol=atol)
+        reference(tf.cast(x_low, tf.float64).numpy(), 2),
+        atol=0.05 if compute == 'bfloat16' else 5e-3)
     with tf.GradientTape() as tape:
       loss = tf.reduce_sum(tf.cast(layer(_x()), tf.float32))
     grads = tape.gradient(loss, layer.trainable_weights)
     assert all(g.dtype == tf.float32 for g in grads)
-  finally:
-    flavour.set_policy('float32')
 
 
 def test_matches_the_keras_own_group_normalization(flavour):

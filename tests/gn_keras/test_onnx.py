@@ -45,23 +45,24 @@ def test_keras3_export_to_onnx_runs_in_onnxruntime(tmp_path, data_format):
   onnx_checks.check(path, _predict(model), data_format)
 
 
-@pytest.mark.parametrize('data_format', FORMATS)
-def test_tf2onnx_from_keras_converts_a_tf_keras_model(data_format):
-  model = onnx_checks.model(tf_keras, gn_tf_keras.GroupNormalization,
-                            data_format)
-  onnx_model, _ = tf2onnx.convert.from_keras(
-      model, input_signature=_signature(data_format), opset=OPSET)
-  onnx_checks.check(onnx_model, _predict(model), data_format)
+def _tf2onnx_from_keras(model, signature):
+  return tf2onnx.convert.from_keras(model, input_signature=signature,
+                                    opset=OPSET)[0]
+
+
+def _tf2onnx_from_function(model, signature):
+  return tf2onnx.convert.from_function(
+      tf.function(_predict(model)), input_signature=signature, opset=OPSET)[0]
 
 
 @pytest.mark.parametrize('data_format', FORMATS)
-def test_tf2onnx_from_function_converts_a_model_call(data_format):
+@pytest.mark.parametrize('convert', [_tf2onnx_from_keras,
+                                     _tf2onnx_from_function])
+def test_tf2onnx_converts_a_tf_keras_model(convert, data_format):
   model = onnx_checks.model(tf_keras, gn_tf_keras.GroupNormalization,
                             data_format)
-  onnx_model, _ = tf2onnx.convert.from_function(
-      tf.function(_predict(model)), input_signature=_signature(data_format),
-      opset=OPSET)
-  onnx_checks.check(onnx_model, _predict(model), data_format)
+  onnx_checks.check(convert(model, _signature(data_format)), _predict(model),
+                    data_format)
 
 
 def test_tf2onnx_from_function_converts_the_plain_op():

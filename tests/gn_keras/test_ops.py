@@ -10,9 +10,7 @@ import tf_keras
 
 from gn_keras import ops
 from gn_keras.ops import group_norm
-from tests.gn_keras.reference import MASK_CASES
-from tests.gn_keras.reference import masked_reference
-from tests.gn_keras.reference import random_mask
+from tests.gn_keras import reference as reference_module
 from tests.gn_keras.reference import reference
 
 RNG = np.random.default_rng(0)
@@ -448,15 +446,9 @@ def test_resolve_groups():
 # Masks: statistics over the kept positions only.
 
 
-@pytest.mark.parametrize('shape,axis,channelless', MASK_CASES)
-@pytest.mark.parametrize('kind', ['bool', 'float'])
+@reference_module.mask_cases
 def test_mask_matches_a_weighted_reference(shape, axis, channelless, kind):
-  x = _random(shape, loc=3.0, scale=2.0)
-  mask, weights = random_mask(shape, axis, channelless, kind)
-  gamma, beta = _random([8]), _random([8])
-  np.testing.assert_allclose(
-      group_norm(x, 4, gamma, beta, axis=axis, mask=mask),
-      masked_reference(x, 4, weights, gamma, beta, axis=axis), atol=2e-5)
+  reference_module.check_masked_op(group_norm, shape, axis, channelless, kind)
 
 
 def test_mask_equals_tf_keras_group_normalization():

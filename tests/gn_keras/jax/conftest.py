@@ -1,17 +1,6 @@
-"""Tests of the JAX backend: collected only when KERAS_BACKEND=jax.
-
-`tests/gn_keras/test_jax_backend.py` runs them, with the shared layer
-checks, in a pytest process of their own (the Keras backend is fixed when
-Keras is first imported); run them alone with
-`KERAS_BACKEND=jax python -m pytest tests/gn_keras/jax`.
-"""
-
-import os
+"""Fixtures of the JAX backend's tests (collected on that backend only)."""
 
 import pytest
-
-if os.environ.get('KERAS_BACKEND') != 'jax':
-  collect_ignore_glob = ['test_*.py']
 
 
 @pytest.fixture

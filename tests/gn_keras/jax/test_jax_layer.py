@@ -8,9 +8,10 @@ import jax
 import jax.numpy as jnp
 import keras
 import numpy as np
-import pytest
 
 import gn_keras
+from tests.gn_keras.reference import MIXED_POLICIES
+from tests.gn_keras.reference import global_policy
 
 RNG = np.random.default_rng(1)
 
@@ -25,22 +26,19 @@ def test_the_layer_runs_on_jax():
   assert isinstance(layer(_x()), jax.Array)
 
 
-@pytest.mark.parametrize('compute', ['float16', 'bfloat16'])
-def test_mixed_precision_gradients_are_float32(compute):
-  keras.mixed_precision.set_global_policy(f'mixed_{compute}')
-  try:
+@MIXED_POLICIES
+def test_mixed_precision_gradients_are_float32(policy, compute):
+
+  def loss(trainable, x):
+    y, _ = layer.stateless_call(trainable, [], x)
+    return jnp.sum(y.astype(jnp.float32))
+
+  with global_policy(keras.mixed_precision.set_global_policy, policy):
     layer = gn_keras.GroupNormalization(groups=2)
-
-    def loss(trainable, x):
-      y, _ = layer.stateless_call(trainable, [], x)
-      return jnp.sum(y.astype(jnp.float32))
-
     layer.build((4, 6, 6, 8))
     grads = jax.grad(loss)([w.value for w in layer.trainable_weights],
                            jnp.asarray(_x(), compute))
-    assert all(g.dtype == jnp.float32 for g in grads)
-  finally:
-    keras.mixed_precision.set_global_policy('float32')
+  assert all(g.dtype == jnp.float32 for g in grads)
 
 
 def test_jit_of_a_stateless_call_equals_the_eager_call():

@@ -2,10 +2,11 @@
 
 import keras
 import numpy as np
-import pytest
 import torch
 
 import gn_keras
+from tests.gn_keras.reference import MIXED_POLICIES
+from tests.gn_keras.reference import global_policy
 from tests.gn_keras.reference import reference
 
 RNG = np.random.default_rng(1)
@@ -25,17 +26,14 @@ def test_the_layer_runs_on_torch():
   assert isinstance(layer(_x()), torch.Tensor)
 
 
-@pytest.mark.parametrize('compute', ['float16', 'bfloat16'])
-def test_mixed_precision_gradients_are_float32(compute):
-  keras.mixed_precision.set_global_policy(f'mixed_{compute}')
-  try:
+@MIXED_POLICIES
+def test_mixed_precision_gradients_are_float32(policy, compute):
+  with global_policy(keras.mixed_precision.set_global_policy, policy):
     layer = gn_keras.GroupNormalization(groups=2)
-    y = layer(torch.as_tensor(_x()).to(getattr(torch, compute)))
-    y.float().sum().backward()
-    assert all(w.value.grad.dtype == torch.float32
-               for w in layer.trainable_weights)
-  finally:
-    keras.mixed_precision.set_global_policy('float32')
+    layer(torch.as_tensor(_x()).to(getattr(torch, compute))).float().sum(
+        ).backward()
+  assert all(w.value.grad.dtype == torch.float32
+             for w in layer.trainable_weights)
 
 
 def test_second_order_through_the_layer_matches_a_float64_reference():

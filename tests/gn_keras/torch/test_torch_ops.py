@@ -5,10 +5,8 @@ import pytest
 import torch
 
 from gn_keras import torch_ops
+from tests.gn_keras import reference as reference_module
 from tests.gn_keras.reference import BAD_OP_ARGUMENTS
-from tests.gn_keras.reference import MASK_CASES
-from tests.gn_keras.reference import masked_reference
-from tests.gn_keras.reference import random_mask
 from tests.gn_keras.reference import reference
 
 RNG = np.random.default_rng(0)
@@ -111,17 +109,10 @@ def test_activation_is_applied():
       np.maximum(reference(x.numpy(), 2), 0), atol=2e-5)
 
 
-@pytest.mark.parametrize('shape,axis,channelless', MASK_CASES)
-@pytest.mark.parametrize('kind', ['bool', 'float'])
+@reference_module.mask_cases
 def test_mask_matches_a_weighted_reference(shape, axis, channelless, kind):
-  x = _random(shape, 3.0, 2.0)
-  mask, weights = random_mask(shape, axis, channelless, kind)
-  gamma, beta = _random([8]), _random([8])
-  np.testing.assert_allclose(
-      torch_ops.group_norm(x, 4, gamma, beta, axis=axis,
-                           mask=torch.as_tensor(mask)),
-      masked_reference(x.numpy(), 4, weights, gamma.numpy(), beta.numpy(),
-                       axis=axis), atol=2e-5)
+  reference_module.check_masked_op(torch_ops.group_norm, shape, axis,
+                                   channelless, kind, torch.as_tensor)
 
 
 def test_masked_gradcheck_and_gradgradcheck_pass_in_float64():

@@ -24,6 +24,14 @@ def trained(data_dir):
   return params, model_dir, model
 
 
+def _trained(params, model_dir):
+  """Trains `params` on 2 CPU replicas, then evaluates; (params, dir, ...)."""
+  model_dir = str(model_dir)
+  model, eval_logs = train.run(params, model_dir, 'train', cpu_replicas=2,
+                               run_post_eval=True, seed=0)
+  return params, model_dir, model, eval_logs
+
+
 @pytest.fixture(scope='session')
 def shapes_dir(tmp_path_factory):
   """A tiny synthetic-shapes data set: 8 training and 4 validation images."""
@@ -39,11 +47,8 @@ def trained_maskrcnn(shapes_dir, tmp_path_factory):
   maskrcnn_gn_shapes at 1 image per replica, then one COCO evaluation.
   Returns (params, model_dir, model, eval_logs).
   """
-  model_dir = str(tmp_path_factory.mktemp('maskrcnn_run'))
-  params = helpers.shapes_params(shapes_dir, train_steps=2)
-  model, eval_logs = train.run(params, model_dir, 'train', cpu_replicas=2,
-                               run_post_eval=True, seed=0)
-  return params, model_dir, model, eval_logs
+  return _trained(helpers.shapes_params(shapes_dir, train_steps=2),
+                  tmp_path_factory.mktemp('maskrcnn_run'))
 
 
 @pytest.fixture(scope='session')
@@ -61,8 +66,5 @@ def trained_video(clips_dir, tmp_path_factory):
 
   Returns (params, model_dir, model, eval_logs).
   """
-  model_dir = str(tmp_path_factory.mktemp('video_run'))
-  params = helpers.clips_params(clips_dir, train_steps=2)
-  model, eval_logs = train.run(params, model_dir, 'train', cpu_replicas=2,
-                               run_post_eval=True, seed=0)
-  return params, model_dir, model, eval_logs
+  return _trained(helpers.clips_params(clips_dir, train_steps=2),
+                  tmp_path_factory.mktemp('video_run'))

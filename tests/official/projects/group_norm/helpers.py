@@ -101,12 +101,22 @@ def first_batch_made_here(monkeypatch, tmp_path, module, maker, experiment,
     return real(output_dir, num_train=count, num_val=count, **kwargs)
 
   monkeypatch.setattr(module, maker, small)
+  return made, first_batch(experiment, 'validation_data',
+                           str(tmp_path / 'validation.tfrecord'), count)
+
+
+def first_batch(experiment, split, input_path, batch_size):
+  """The first batch of an experiment's split, read by its task.
+
+  `split` is e.g. 'train_data', read from `input_path`; the task makes the
+  data there first if its config says so.
+  """
   params = exp_factory.get_exp_config(experiment)
-  validation = params.task.validation_data
-  validation.input_path = str(tmp_path / 'validation.tfrecord')
-  validation.global_batch_size = count
+  data = getattr(params.task, split)
+  data.input_path = input_path
+  data.global_batch_size = batch_size
   task = task_factory.get_task(params.task)
-  return made, next(iter(task.build_inputs(validation)))
+  return next(iter(task.build_inputs(data)))
 
 
 def copy_checkpoints(model_dir, to_dir):

@@ -4,24 +4,19 @@ import os
 
 import tensorflow as tf
 
-from official.core import exp_factory
-from official.core import task_factory
 from official.projects.group_norm import registry_imports  # noqa: F401 (registers the task)
 from official.projects.group_norm.data import make_shapes_classification
 from tests.official.projects.group_norm import helpers
 
 
 def test_digits_are_made_at_the_models_size_and_style(tmp_path):
-  params = exp_factory.get_exp_config('resnet_gn_colour_digits')
-  train = params.task.train_data
-  train.input_path = str(tmp_path / 'train.tfrecord')
-  train.global_batch_size = 4
-  task = task_factory.get_task(params.task)
-  images, labels = next(iter(task.build_inputs(train)))
+  train_path = str(tmp_path / 'train.tfrecord')
+  images, labels = helpers.first_batch('resnet_gn_colour_digits',
+                                       'train_data', train_path, 4)
   assert sorted(os.listdir(tmp_path)) == ['train.tfrecord',
                                           'validation.tfrecord']
   assert images.shape == (4, 64, 64, 3) and labels.shape == (4,)
-  raw = next(iter(tf.data.TFRecordDataset(train.input_path)))
+  raw = next(iter(tf.data.TFRecordDataset(train_path)))
   png = tf.train.Example.FromString(raw.numpy()).features.feature[
       'image/encoded'].bytes_list.value[0]
   image = tf.io.decode_png(png).numpy()

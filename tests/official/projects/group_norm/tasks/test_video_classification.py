@@ -86,12 +86,9 @@ def test_fashion_clips_are_made_from_the_fashion_files(tmp_path, monkeypatch):
       monkeypatch, make_fashion_clips, 'make_fashion_clips',
       str(tmp_path / 'files'),
       num_train=20, num_val=20, log=print)
-  params = exp_factory.get_exp_config('video_i3d_gn_fashion_clips')
-  validation = params.task.validation_data
-  validation.input_path = str(tmp_path / 'validation.tfrecord')
-  validation.global_batch_size = 20
-  task = task_factory.get_task(params.task)
-  features, labels = next(iter(task.build_inputs(validation)))
+  features, labels = helpers.first_batch(
+      'video_i3d_gn_fashion_clips', 'validation_data',
+      str(tmp_path / 'validation.tfrecord'), 20)
   assert [(m['num_train'], m['num_val'], m['num_items'], m['num_frames'],
            m['frame_size']) for m in made] == [(4000, 2000, 2, 8, 48)]
   assert features['image'].shape == (20, 8, 48, 48, 3)
