@@ -33,7 +33,6 @@ Model Garden's `tfexample_utils` helpers), `train.tfrecord` and
 same seed gives byte-identical files. Nothing downloads.
 """
 
-import os
 from typing import Dict, Iterator, Tuple
 
 import numpy as np
@@ -136,16 +135,11 @@ def make_clips(output_dir: str, num_train: int = 800, num_val: int = 200,
     raise ValueError(
         f'num_frames={num_frames} must be >= 4, frame_size={frame_size} >= '
         f'16, num_train={num_train} and num_val={num_val} >= 1.')
-  os.makedirs(output_dir, exist_ok=True)
-  paths = {}
-  for name, count, split_seed in ((TRAIN_FILE, num_train, seed),
-                                  (VALIDATION_FILE, num_val, seed + 1)):
-    path = os.path.join(output_dir, name)
-    records.write_records(path, (
-        clip_example(clip, label)
-        for clip, label in _clips(count, num_frames, frame_size, split_seed)))
-    paths[name] = path
-  return paths
+  return records.write_splits(
+      output_dir, num_train, num_val, seed,
+      lambda _, count, split_seed: (
+          clip_example(clip, label) for clip, label in _clips(
+              count, num_frames, frame_size, split_seed)))
 
 
 if __name__ == '__main__':

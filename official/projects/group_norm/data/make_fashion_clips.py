@@ -30,7 +30,6 @@ format). Labels take turns, so the splits are balanced; the same arguments
 give byte-identical files.
 """
 
-import os
 from typing import Callable, Dict, Iterator, Optional, Tuple
 
 import numpy as np
@@ -166,24 +165,21 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
     raise ValueError(
         f'{num_frames} frames at up to {speed[1]} of the side a frame take '
         f'the mover further than its {num_items}-item frame allows.')
-  if num_train < 1 or num_val < 1:
-    raise ValueError(f'num_train={num_train} and num_val={num_val} must be '
-                     '>= 1.')
+  records.check_counts(num_train, num_val)
   x_train, y_train, x_test, y_test = fashion_mnist.load(
       fashion_mnist_dir, log=log, **load_kwargs)
-  os.makedirs(output_dir, exist_ok=True)
-  paths = {}
-  for name, count, items, split_seed in (
-      (records.TRAIN_FILE, num_train, _items_by_class(x_train, y_train), seed),
-      (records.VALIDATION_FILE, num_val, _items_by_class(x_test, y_test),
-       seed + 1)):
-    path = os.path.join(output_dir, name)
-    records.write_records(path, (
-        make_clips.clip_example(clip, label) for clip, label in _clips(
-            count, items, num_items, num_frames, frame_size, split_seed,
-            speed)))
-    paths[name] = path
-    log(f'Wrote {count} Fashion-MNIST clips to {path}')
+  items = {True: _items_by_class(x_train, y_train),
+           False: _items_by_class(x_test, y_test)}
+
+  def examples(is_training, count, split_seed):
+    for clip, label in _clips(count, items[is_training], num_items,
+                              num_frames, frame_size, split_seed, speed):
+      yield make_clips.clip_example(clip, label)
+
+  paths = records.write_splits(output_dir, num_train, num_val, seed,
+                               examples)
+  for name, count in zip(paths, (num_train, num_val)):
+    log(f'Wrote {count} Fashion-MNIST clips to {paths[name]}')
   return paths
 
 

@@ -25,7 +25,6 @@ its own COCO converter), so the Mask R-CNN task and its COCO evaluation read
 it as they read the shapes. The same arguments give byte-identical files.
 """
 
-import os
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -36,6 +35,7 @@ from official.projects.group_norm.data import cli
 from official.projects.group_norm.data import fashion_mnist
 from official.projects.group_norm.data import make_fashion_mnist
 from official.projects.group_norm.data import make_shapes
+from official.projects.group_norm.data import records
 
 CATEGORIES = tuple({'id': i + 1, 'name': name} for i, name in enumerate((
     'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt',
@@ -113,25 +113,11 @@ def _annotation(mask: np.ndarray, image_id: int, annotation_id: int,
 def write_split(output_dir: str, split: str, num_images: int, image_size: int,
                 items, labels, seed: int, **scene_kwargs) -> Dict:
   """Writes one split's images, COCO JSON and TFRecord; returns the JSON."""
-  rng = np.random.default_rng(seed)
-  photographs = make_shapes.load_photographs()
-  image_dir = os.path.join(output_dir, split, 'images')
-  os.makedirs(image_dir, exist_ok=True)
-  coco = {'images': [], 'annotations': [],
-          'categories': [dict(c) for c in CATEGORIES]}
-  for image_id in range(1, num_images + 1):
-    pixels, objects = make_image(rng, image_size, items, labels, photographs,
-                                 **scene_kwargs)
-    file_name = f'{image_id:06d}.jpg'
-    Image.fromarray(pixels).save(os.path.join(image_dir, file_name),
-                                 quality=95)
-    coco['images'].append({'id': image_id, 'file_name': file_name,
-                           'height': image_size, 'width': image_size})
-    for category_id, mask in objects:
-      coco['annotations'].append(_annotation(
-          mask, image_id, len(coco['annotations']) + 1, category_id))
-  make_shapes.write_coco(output_dir, split, coco)
-  return coco
+  return make_shapes.write_scenes(
+      output_dir, split, num_images, image_size, seed, CATEGORIES,
+      lambda rng, photographs: make_image(rng, image_size, items, labels,
+                                          photographs, **scene_kwargs),
+      _annotation)
 
 
 def make_fashion_scenes(output_dir: str, num_train: int = 2000,
@@ -169,9 +155,7 @@ def make_fashion_scenes(output_dir: str, num_train: int = 2000,
   if not 0 < scale[0] <= scale[1] <= 1:
     raise ValueError(f'scale must be within (0, 1], low <= high; received '
                      f'{scale}.')
-  if num_train < 1 or num_val < 1:
-    raise ValueError(f'num_train={num_train} and num_val={num_val} must be '
-                     '>= 1.')
+  records.check_counts(num_train, num_val)
   x_train, y_train, x_test, y_test = fashion_mnist.load(
       fashion_mnist_dir, log=log, **load_kwargs)
   scene = dict(min_items=min_items, max_items=max_items, scale=tuple(scale))

@@ -19,7 +19,7 @@ Deterministic: the same seed gives byte-identical files. Nothing downloads.
 
 import json
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
@@ -127,23 +127,45 @@ def _annotation(polygon: np.ndarray, size: int, image_id: int,
 def write_split(output_dir: str, split: str, num_images: int, image_size: int,
                 max_shapes: int, seed: int) -> Dict:
   """Writes one split's images, COCO JSON and TFRecord; returns the JSON."""
+  return write_scenes(
+      output_dir, split, num_images, image_size, seed, CATEGORIES,
+      lambda rng, photographs: make_image(rng, image_size, max_shapes,
+                                          photographs),
+      lambda polygon, *ids: _annotation(polygon, image_size, *ids))
+
+
+def write_scenes(output_dir: str, split: str, num_images: int,
+                 image_size: int, seed: int, categories, draw: Callable,
+                 annotation: Callable) -> Dict:
+  """Writes one split of a scene maker; returns its COCO JSON.
+
+  Args:
+    output_dir: The data set's folder (`write_coco`'s layout).
+    split: 'train' or 'val'.
+    num_images: Images of the split.
+    image_size: Their side.
+    seed: The split's seed.
+    categories: The COCO categories.
+    draw: (rng, photographs) -> (uint8 pixels, [(category id, instance)]).
+    annotation: (instance, image id, annotation id, category id) -> its
+      COCO annotation.
+  """
   rng = np.random.default_rng(seed)
   photographs = load_photographs()
   image_dir = os.path.join(output_dir, split, 'images')
   os.makedirs(image_dir, exist_ok=True)
   coco = {'images': [], 'annotations': [],
-          'categories': [dict(c) for c in CATEGORIES]}
+          'categories': [dict(c) for c in categories]}
   for image_id in range(1, num_images + 1):
-    pixels, shapes = make_image(rng, image_size, max_shapes, photographs)
+    pixels, instances = draw(rng, photographs)
     file_name = f'{image_id:06d}.jpg'
     Image.fromarray(pixels).save(os.path.join(image_dir, file_name),
                                  quality=95)
     coco['images'].append({'id': image_id, 'file_name': file_name,
                            'height': image_size, 'width': image_size})
-    for category_id, polygon in shapes:
-      coco['annotations'].append(_annotation(
-          polygon, image_size, image_id, len(coco['annotations']) + 1,
-          category_id))
+    for category_id, instance in instances:
+      coco['annotations'].append(annotation(
+          instance, image_id, len(coco['annotations']) + 1, category_id))
   write_coco(output_dir, split, coco)
   return coco
 

@@ -16,7 +16,6 @@ classification TFRecords (`image/encoded` PNG, `image/class/label`):
 byte-identical files. Nothing downloads.
 """
 
-import os
 from typing import Dict, Tuple
 
 import numpy as np
@@ -79,17 +78,12 @@ def make_shapes_classification(output_dir: str, num_train: int = 6000,
     raise ValueError(f'num_train={num_train} and num_val={num_val} must be '
                      f'>= 1 and max_count={max_count} in 1..4 (more shapes '
                      'do not reliably fit).')
-  os.makedirs(output_dir, exist_ok=True)
-  paths = {}
-  for name, count, split_seed in ((TRAIN_FILE, num_train, seed),
-                                  (VALIDATION_FILE, num_val, seed + 1)):
-    path = os.path.join(output_dir, name)
-    records.write_records(path, (
-        records.classification_example(image, label)
-        for image, label in _images(count, image_size, max_count,
-                                    split_seed)))
-    paths[name] = path
-  return paths
+  return records.write_splits(
+      output_dir, num_train, num_val, seed,
+      lambda _, count, split_seed: (
+          records.classification_example(image, label)
+          for image, label in _images(count, image_size, max_count,
+                                      split_seed)))
 
 
 if __name__ == '__main__':

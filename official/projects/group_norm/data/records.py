@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from typing import Callable, Dict, Iterable
 
 import numpy as np
 import tensorflow as tf
@@ -46,3 +47,33 @@ def write_records(path: str, records) -> None:
   finally:
     if os.path.exists(tmp):
       os.remove(tmp)
+
+
+def check_counts(num_train: int, num_val: int) -> None:
+  """Raises a ValueError unless both splits get at least one example."""
+  if num_train < 1 or num_val < 1:
+    raise ValueError(f'num_train={num_train} and num_val={num_val} must be '
+                     '>= 1.')
+
+
+def write_splits(output_dir: str, num_train: int, num_val: int, seed: int,
+                 examples: Callable[[bool, int, int], Iterable[bytes]]
+                 ) -> Dict[str, str]:
+  """Writes TRAIN_FILE and VALIDATION_FILE; returns {file name: path}.
+
+  Args:
+    output_dir: Their folder (made if missing).
+    num_train: Training examples.
+    num_val: Validation examples.
+    seed: The training split's seed; the validation split's is seed + 1.
+    examples: (is_training, count, seed) -> that split's serialized
+      examples.
+  """
+  os.makedirs(output_dir, exist_ok=True)
+  paths = {}
+  for name, is_training, count, split_seed in (
+      (TRAIN_FILE, True, num_train, seed),
+      (VALIDATION_FILE, False, num_val, seed + 1)):
+    paths[name] = os.path.join(output_dir, name)
+    write_records(paths[name], examples(is_training, count, split_seed))
+  return paths

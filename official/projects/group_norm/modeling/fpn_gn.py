@@ -34,12 +34,10 @@ class FPNGN(feature_model.FeatureModel):
     num_filters: Channels of every level. Defaults to 256.
     norm: A norm-factory name or callable, or None for no norm (convolutions
       with biases instead). Defaults to 'group_norm'.
-    groups: Groups of 'group_norm'. Defaults to 32. None to use
-      `group_size`.
-    group_size: Channels per group of 'group_norm', the alternative to
-      `groups`. Defaults to None.
-    norm_epsilon: Epsilon of every norm. Defaults to 1e-5.
-    norm_momentum: Moving-average momentum (BatchNorm only). Defaults to 0.99.
+    groups: Groups of 'group_norm' (None: `group_size`). Defaults to 32.
+    group_size: Channels per group, the alternative. Defaults to None.
+    norm_epsilon: Defaults to 1e-5.
+    norm_momentum: Defaults to 0.99 (BatchNorm only).
     kernel_initializer: Initializer of the convolutions.
     kernel_regularizer: Optional regularizer of the convolutions.
     **kwargs: `tf_keras.Model` arguments.

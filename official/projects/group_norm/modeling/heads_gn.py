@@ -76,10 +76,8 @@ class RPNHeadGN(_HeadConfig):
     num_convs: Shared 3x3 convs. Defaults to 1.
     num_filters: Their channels. Defaults to 256.
     norm: None (the paper's RPN) or a norm-factory name. Defaults to None.
-    groups: Groups of 'group_norm'. Defaults to 32. None to use
-      `group_size`.
-    group_size: Channels per group of 'group_norm', the alternative to
-      `groups`. Defaults to None.
+    groups: Groups of 'group_norm' (None: `group_size`). Defaults to 32.
+    group_size: Channels per group, the alternative. Defaults to None.
     norm_epsilon: Defaults to 1e-5.
     norm_momentum: Defaults to 0.99 (BatchNorm only).
     activation: Activation after each norm. Defaults to 'relu'.
@@ -148,10 +146,8 @@ class _RoIHead(_HeadConfig):
     kernel_regularizer: Optional.
     config: The head's own constructor arguments, for `get_config`.
     norm: A norm-factory name. Defaults to 'group_norm'.
-    groups: Groups of 'group_norm'. Defaults to 32. None to use
-      `group_size`.
-    group_size: Channels per group of 'group_norm', the alternative to
-      `groups`. Defaults to None.
+    groups: Groups of 'group_norm' (None: `group_size`). Defaults to 32.
+    group_size: Channels per group, the alternative. Defaults to None.
     norm_epsilon: Defaults to 1e-5.
     norm_momentum: Defaults to 0.99 (BatchNorm only).
     activation: Activation after each norm. Defaults to 'relu'.

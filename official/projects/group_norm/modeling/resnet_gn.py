@@ -35,12 +35,10 @@ class ResNetGN(feature_model.FeatureModel):
     input_specs: `tf_keras.layers.InputSpec` of the input images (NHWC).
     norm: A norm-factory name ('group_norm', 'batch_norm', ...) or callable.
       Defaults to 'group_norm'.
-    groups: Groups of 'group_norm'. Defaults to 32. None to use
-      `group_size`.
-    group_size: Channels per group of 'group_norm', the alternative to
-      `groups`. Defaults to None.
-    norm_epsilon: Epsilon of every norm. Defaults to 1e-5.
-    norm_momentum: Moving-average momentum (BatchNorm only). Defaults to 0.9.
+    groups: Groups of 'group_norm' (None: `group_size`). Defaults to 32.
+    group_size: Channels per group, the alternative. Defaults to None.
+    norm_epsilon: Defaults to 1e-5.
+    norm_momentum: Defaults to 0.9 (BatchNorm only).
     zero_init_last_gamma: Start the last norm of each block at gamma = 0.
       Defaults to True.
     depth_multiplier: Scales every layer's channel count. Defaults to 1.0.
