@@ -16,10 +16,7 @@ this run. Needs no TensorFlow: it runs on a GPU machine that has only JAX.
       --dtypes=float32,bfloat16 --output=benchmarks/results/jax_cpu.json
 """
 
-import argparse
-import json
 import os
-import platform
 import sys
 
 os.environ['KERAS_BACKEND'] = 'jax'
@@ -81,15 +78,8 @@ def time_case(shape, batch, dtype, repeats, warmup):
 
 def main(argv=None):
   """Runs the cases the flags ask for; prints the table, writes the JSON."""
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--shapes', default=','.join(RESNET50_GN_SHAPES),
-                      help='HxWxC per case, comma-separated.')
-  parser.add_argument('--batch_sizes', default='2,8')
-  parser.add_argument('--dtypes', default='float32,bfloat16')
-  parser.add_argument('--repeats', type=int, default=41)
-  parser.add_argument('--warmup', type=int, default=3)
-  parser.add_argument('--output', default=None, help='JSON file to write.')
-  args = parser.parse_args(argv)
+  args = interleave.case_parser(__doc__, 41, RESNET50_GN_SHAPES).parse_args(
+      argv)
   device = jax.devices()[0]
   print(f'JAX {jax.__version__} on {device.platform}: {device.device_kind}; '
         f'Keras {keras.__version__}; {args.repeats} interleaved repeats, '
@@ -111,14 +101,9 @@ def main(argv=None):
               ''.join(f'{best[impl]:>11.3f}' for impl in IMPLS) +
               f'{row["gn_keras_over_keras_bn"]:>8.2f}'
               f'{row["gn_keras_over_keras_gn"]:>13.2f}', flush=True)
-  if args.output:
-    with open(args.output, 'w') as f:
-      json.dump({'device': f'{device.platform}: {device.device_kind}',
-                 'host': platform.node(), 'jax': jax.__version__,
-                 'keras': keras.__version__, 'repeats': args.repeats,
-                 'statistic': 'min over interleaved repeats', 'rows': rows},
-                f, indent=1)
-    print(f'Wrote {args.output}')
+  interleave.write_results(
+      args.output, rows, device=f'{device.platform}: {device.device_kind}',
+      jax=jax.__version__, keras=keras.__version__, repeats=args.repeats)
   return 0
 
 

@@ -21,10 +21,7 @@ the CPU. Needs no TensorFlow.
       --output=benchmarks/results/torch_cpu.json
 """
 
-import argparse
-import json
 import os
-import platform
 import sys
 
 os.environ['KERAS_BACKEND'] = 'torch'
@@ -103,15 +100,8 @@ def time_case(shape, batch, layout, dtype, repeats, warmup):
 
 def main(argv=None):
   """Runs the cases the flags ask for; prints the table, writes the JSON."""
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--shapes', default=','.join(RESNET50_GN_SHAPES),
-                      help='HxWxC per case, comma-separated.')
-  parser.add_argument('--batch_sizes', default='2,8')
+  parser = interleave.case_parser(__doc__, 21, RESNET50_GN_SHAPES)
   parser.add_argument('--layouts', default=','.join(LAYOUTS))
-  parser.add_argument('--dtypes', default='float32,bfloat16')
-  parser.add_argument('--repeats', type=int, default=21)
-  parser.add_argument('--warmup', type=int, default=3)
-  parser.add_argument('--output', default=None, help='JSON file to write.')
   args = parser.parse_args(argv)
   device = _device()
   device_name = (torch.cuda.get_device_name() if device.type == 'cuda' else
@@ -140,14 +130,9 @@ def main(argv=None):
           print(f'{name:<40}' + ''.join(f'{best[i]:>11.3f}' for i in IMPLS) +
                 f'{row["gn_keras_over_torch_gn"]:>12.2f}'
                 f'{row["gn_keras_over_keras_gn"]:>12.2f}', flush=True)
-  if args.output:
-    with open(args.output, 'w') as f:
-      json.dump({'device': device_name, 'host': platform.node(),
-                 'torch': torch.__version__, 'keras': keras.__version__,
-                 'repeats': args.repeats,
-                 'statistic': 'min over interleaved repeats', 'rows': rows},
-                f, indent=1)
-    print(f'Wrote {args.output}')
+  interleave.write_results(
+      args.output, rows, device=device_name, torch=torch.__version__,
+      keras=keras.__version__, repeats=args.repeats)
   return 0
 
 

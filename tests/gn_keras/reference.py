@@ -67,6 +67,14 @@ def random_mask(shape, axis, channelless, kind, seed=7):
   return mask, weights.astype(np.float64)
 
 
+_SAMPLES = np.random.default_rng(1)
+
+
+def sample(shape=(4, 6, 6, 8), loc=1.0):
+  """A float32 layer input, normal around `loc` with scale 2."""
+  return _SAMPLES.normal(loc, 2.0, size=shape).astype('float32')
+
+
 # The mixed-precision policies the layers are tested under, with their
 # compute dtypes.
 MIXED_POLICIES = pytest.mark.parametrize(

@@ -13,8 +13,7 @@ import pytest
 from tests.gn_keras.reference import MIXED_POLICIES
 from tests.gn_keras.reference import global_policy
 from tests.gn_keras.reference import reference
-
-RNG = np.random.default_rng(1)
+from tests.gn_keras.reference import sample
 
 
 def _dtype_name(dtype) -> str:
@@ -22,8 +21,6 @@ def _dtype_name(dtype) -> str:
   return getattr(dtype, 'name', str(dtype).rsplit('.', 1)[-1])
 
 
-def _x(shape=(4, 6, 6, 8), loc=1.0):
-  return RNG.normal(loc, 2.0, size=shape).astype('float32')
 
 
 def _model(flavour, layer, shape=(6, 6, 8)):
@@ -64,9 +61,8 @@ def test_weights_are_float32_gamma_then_beta(flavour):
                                         (1, (3, 8, 4, 4)),
                                         (-1, (3, 2, 3, 4, 8))])
 def test_eager_and_symbolic_calls_match_reference(flavour, axis, shape):
-  x = _x(shape)
-  gamma = RNG.normal(size=8).astype('float32')
-  beta = RNG.normal(size=8).astype('float32')
+  x = sample(shape)
+  gamma, beta = sample((8,), 0.0), sample((8,), 0.0)
   layer = flavour.layer(groups=4, axis=axis)
   layer.build(shape)
   layer.set_weights([gamma, beta])
@@ -85,7 +81,7 @@ def test_compute_output_shape_of_a_new_layer(flavour):
 
 
 def test_activation_applies_in_the_layer(flavour):
-  x = _x()
+  x = sample()
   plain = flavour.layer(groups=2)
   relu = flavour.layer(groups=2, activation='relu')
   np.testing.assert_allclose(flavour.numpy(relu(x)),
@@ -101,7 +97,7 @@ def test_fit_trains_gamma_and_beta(flavour):
       keras.layers.Dense(1)])
   model.compile(optimizer=keras.optimizers.SGD(0.1), loss='mse')
   before = [w.copy() for w in model.layers[0].get_weights()]
-  x, y = _x((8, 6, 6, 8)), RNG.normal(size=(8, 1)).astype('float32')
+  x, y = sample((8, 6, 6, 8)), sample((8, 1), 0.0)
   history = model.fit(x, y, batch_size=2, epochs=2, verbose=0)
   assert np.all(np.isfinite(history.history['loss']))
   assert model.losses  # The regularizer is counted.
@@ -115,7 +111,7 @@ def test_constraints_are_applied_after_updates(flavour):
   model = keras.Sequential([keras.Input((4, 4, 8)), layer,
                             keras.layers.GlobalAveragePooling2D()])
   model.compile(optimizer=keras.optimizers.SGD(10.0), loss='mse')
-  model.fit(_x((4, 4, 4, 8)), np.full((4, 8), 5.0, 'float32'), verbose=0)
+  model.fit(sample((4, 4, 4, 8)), np.full((4, 8), 5.0, 'float32'), verbose=0)
   assert np.all(layer.get_weights()[0] >= 0)
 
 
@@ -127,7 +123,7 @@ def test_mixed_precision_keeps_float32_weights_and_stats(flavour, policy,
     layer = flavour.layer(groups=2)
     # Statistics in float16 would lose the spread here; 7e4 is float16's inf.
     for loc in (300.0, 7e4):
-      x = _x(loc=loc)
+      x = sample(loc=loc)
       y = layer(x)  # A float32 input reaches the statistics unrounded.
       assert _dtype_name(y.dtype) == compute
       np.testing.assert_allclose(
@@ -141,7 +137,7 @@ def test_mixed_precision_keeps_float32_weights_and_stats(flavour, policy,
 def test_mixed_precision_low_inputs_and_float32_gradients(flavour, policy,
                                                           compute):
   import tensorflow as tf  # noqa: PLC0415 (see the module docstring)
-  x_low = tf.cast(_x(loc=300.0), compute)  # Already in the compute dtype.
+  x_low = tf.cast(sample(loc=300.0), compute)  # Already in the compute dtype.
   with global_policy(flavour.set_policy, policy):
     layer = flavour.layer(groups=2)
     np.testing.assert_allclose(
@@ -149,13 +145,13 @@ def test_mixed_precision_low_inputs_and_float32_gradients(flavour, policy,
         reference(tf.cast(x_low, tf.float64).numpy(), 2),
         atol=0.05 if compute == 'bfloat16' else 5e-3)
     with tf.GradientTape() as tape:
-      loss = tf.reduce_sum(tf.cast(layer(_x()), tf.float32))
+      loss = tf.reduce_sum(tf.cast(layer(sample()), tf.float32))
     grads = tape.gradient(loss, layer.trainable_weights)
     assert all(g.dtype == tf.float32 for g in grads)
 
 
 def test_matches_the_keras_own_group_normalization(flavour):
-  x = _x((2, 6, 6, 16))
+  x = sample((2, 6, 6, 16))
   ours = flavour.layer(groups=4, epsilon=1e-3)
   theirs = flavour.keras.layers.GroupNormalization(groups=4, epsilon=1e-3)
   np.testing.assert_allclose(flavour.numpy(ours(x)),
@@ -169,7 +165,7 @@ def test_convert_batch_norm_keeps_the_batch_norm_epsilon(flavour):
       flavour.keras.layers.BatchNormalization(name='bn')])
   converted = gn_keras.convert_batch_norm(model, groups=4)
   assert isinstance(converted.get_layer('bn'), flavour.layer)
-  x = _x()
+  x = sample()
   np.testing.assert_allclose(flavour.numpy(converted(x)),
                              reference(x, 4, epsilon=1e-3), atol=2e-5)
 
@@ -179,7 +175,7 @@ def test_save_and_load_round_trips(flavour, tmp_path):
                         beta_initializer='random_normal',
                         gamma_initializer='random_uniform')
   model = _model(flavour, layer)
-  x = _x()
+  x = sample()
   expected = model.predict(x, verbose=0)
   for suffix in flavour.save_formats:
     path = str(tmp_path / f'model{suffix}')
@@ -196,7 +192,7 @@ def test_save_and_load_round_trips(flavour, tmp_path):
 def test_tf_saved_model_serves_identical_outputs(flavour, tmp_path):
   import tensorflow as tf  # noqa: PLC0415 (see the module docstring)
   model = _model(flavour, flavour.layer(groups=2, activation='relu'))
-  x = _x()
+  x = sample()
   expected = model(x)
   path = str(tmp_path / 'saved_model')
   serve = tf.function(lambda t: model(t, training=False), input_signature=[
@@ -211,7 +207,7 @@ def test_tf_saved_model_serves_identical_outputs(flavour, tmp_path):
 def test_layer_builds_inside_xla_function(flavour):
   import tensorflow as tf  # noqa: PLC0415 (see the module docstring)
   layer = flavour.layer(groups=2)
-  x = _x()
+  x = sample()
   np.testing.assert_allclose(
       tf.function(layer, jit_compile=True)(x), layer(x), atol=1e-5)
 
@@ -269,7 +265,7 @@ def test_second_order_gradients_match_a_float64_reference(flavour):
   import tensorflow as tf  # noqa: PLC0415 (see the module docstring)
   layer = flavour.layer(groups=4, gamma_initializer='random_uniform',
                         beta_initializer='random_normal')
-  x = _x((2, 4, 4, 8))
+  x = sample((2, 4, 4, 8))
   layer.build(x.shape)
   gamma, beta = (np.asarray(w, np.float64) for w in layer.get_weights())
 
@@ -300,7 +296,7 @@ def test_second_order_gradients_match_a_float64_reference(flavour):
 
 def test_masks_from_the_model_reach_the_statistics_and_pass_on(flavour):
   keras = flavour.keras
-  x = _x((2, 5, 8), loc=2.0)
+  x = sample((2, 5, 8), loc=2.0)
   x[1, 3:] = 0.0  # Padding, as keras.layers.Masking(0.0) marks it.
   inputs = keras.Input((5, 8))
   masked = keras.layers.Masking(0.0)(inputs)

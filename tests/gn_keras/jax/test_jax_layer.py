@@ -12,18 +12,7 @@ import numpy as np
 import gn_keras
 from tests.gn_keras.reference import MIXED_POLICIES
 from tests.gn_keras.reference import global_policy
-
-RNG = np.random.default_rng(1)
-
-
-def _x(shape=(4, 6, 6, 8), loc=1.0):
-  return RNG.normal(loc, 2.0, size=shape).astype('float32')
-
-
-def test_the_layer_runs_on_jax():
-  assert keras.backend.backend() == 'jax'
-  layer = gn_keras.GroupNormalization(groups=2)
-  assert isinstance(layer(_x()), jax.Array)
+from tests.gn_keras.reference import sample
 
 
 @MIXED_POLICIES
@@ -37,14 +26,14 @@ def test_mixed_precision_gradients_are_float32(policy, compute):
     layer = gn_keras.GroupNormalization(groups=2)
     layer.build((4, 6, 6, 8))
     grads = jax.grad(loss)([w.value for w in layer.trainable_weights],
-                           jnp.asarray(_x(), compute))
+                           jnp.asarray(sample(), compute))
   assert all(g.dtype == jnp.float32 for g in grads)
 
 
 def test_jit_of_a_stateless_call_equals_the_eager_call():
   layer = gn_keras.GroupNormalization(groups=4, activation='relu',
                                       gamma_initializer='random_uniform')
-  x = _x()
+  x = sample()
   expected = layer(x)
   weights = [w.value for w in layer.trainable_weights]
   got, _ = jax.jit(lambda w, t: layer.stateless_call(w, [], t))(weights, x)
@@ -55,7 +44,7 @@ def test_second_order_through_the_layer_matches_a_float64_reference():
   layer = gn_keras.GroupNormalization(groups=4,
                                       gamma_initializer='random_uniform',
                                       beta_initializer='random_normal')
-  x = _x((2, 4, 4, 8))
+  x = sample((2, 4, 4, 8))
   layer.build(x.shape)
   gamma, beta = (np.asarray(w, np.float64) for w in layer.get_weights())
 
@@ -74,3 +63,9 @@ def test_second_order_through_the_layer_matches_a_float64_reference():
     expected = penalty_gradient(reference_jax)(x.astype(np.float64))
   got = jax.jit(penalty_gradient(layer))(x)
   np.testing.assert_allclose(got, expected, atol=1e-5 * np.abs(expected).max())
+
+
+def test_the_layer_runs_on_jax():
+  assert keras.backend.backend() == 'jax'
+  layer = gn_keras.GroupNormalization(groups=2)
+  assert isinstance(layer(sample()), jax.Array)

@@ -8,29 +8,18 @@ import gn_keras
 from tests.gn_keras.reference import MIXED_POLICIES
 from tests.gn_keras.reference import global_policy
 from tests.gn_keras.reference import reference
-
-RNG = np.random.default_rng(1)
-
-
-def _x(shape=(4, 6, 6, 8), loc=1.0):
-  return RNG.normal(loc, 2.0, size=shape).astype('float32')
+from tests.gn_keras.reference import sample
 
 
 def _numpy(t):
   return keras.ops.convert_to_numpy(t)
 
 
-def test_the_layer_runs_on_torch():
-  assert keras.backend.backend() == 'torch'
-  layer = gn_keras.GroupNormalization(groups=2)
-  assert isinstance(layer(_x()), torch.Tensor)
-
-
 @MIXED_POLICIES
 def test_mixed_precision_gradients_are_float32(policy, compute):
   with global_policy(keras.mixed_precision.set_global_policy, policy):
     layer = gn_keras.GroupNormalization(groups=2)
-    layer(torch.as_tensor(_x()).to(getattr(torch, compute))).float().sum(
+    layer(torch.as_tensor(sample()).to(getattr(torch, compute))).float().sum(
         ).backward()
   assert all(w.value.grad.dtype == torch.float32
              for w in layer.trainable_weights)
@@ -40,7 +29,7 @@ def test_second_order_through_the_layer_matches_a_float64_reference():
   layer = gn_keras.GroupNormalization(groups=4,
                                       gamma_initializer='random_uniform',
                                       beta_initializer='random_normal')
-  x = _x((2, 4, 4, 8))
+  x = sample((2, 4, 4, 8))
   layer.build(x.shape)
   gamma, beta = (torch.tensor(w, dtype=torch.float64)
                  for w in layer.get_weights())
@@ -68,7 +57,7 @@ def test_normalizes_where_keras_own_group_normalization_returns_nan():
   ours = gn_keras.GroupNormalization(groups=4, epsilon=1e-3)
   theirs = keras.layers.GroupNormalization(groups=4, epsilon=1e-3)
   # Mean 1e4, std 1e-2: Keras' single-pass float32 variance goes negative.
-  x = (1e4 + 1e-2 * RNG.normal(size=(2, 6, 6, 16))).astype('float32')
+  x = 1e4 + sample((2, 6, 6, 16), 0.0) / 200  # float32.
   np.testing.assert_allclose(_numpy(ours(x)),
                              reference(x.astype(np.float64), 4, epsilon=1e-3),
                              atol=2e-3)
@@ -85,13 +74,19 @@ def _model():
 def test_a_model_trains_with_fit():
   model = _model()
   model.compile(optimizer=keras.optimizers.SGD(0.1), loss='mse')
-  x = _x()
+  x = sample()
   history = model.fit(x, np.zeros_like(x), epochs=3, verbose=0)
   assert history.history['loss'][-1] < history.history['loss'][0]
 
 
 def test_torch_compile_of_a_model_equals_the_eager_call():
   model = _model()
-  x = torch.as_tensor(_x())
+  x = torch.as_tensor(sample())
   compiled = torch.compile(model)
   np.testing.assert_allclose(_numpy(compiled(x)), _numpy(model(x)), atol=1e-5)
+
+
+def test_the_layer_runs_on_torch():
+  assert keras.backend.backend() == 'torch'
+  layer = gn_keras.GroupNormalization(groups=2)
+  assert isinstance(layer(sample()), torch.Tensor)

@@ -78,3 +78,16 @@ def get_exp_config(name: str) -> cfg.ExperimentConfig:
     raise ValueError(
         f'Unknown experiment {name!r}. This project registers '
         f'{project_experiments()} (besides Model Garden\'s own).') from None
+
+
+def small_experiment(task, trainer) -> cfg.ExperimentConfig:
+  """A small recipe's experiment: task and trainer on MirroredStrategy.
+
+  (`--cpu_replicas` here), with Model Garden's restriction that both splits
+  say `is_training`.
+  """
+  return cfg.ExperimentConfig(
+      runtime=cfg.RuntimeConfig(distribution_strategy='mirrored'),
+      task=task, trainer=trainer,
+      restrictions=['task.train_data.is_training != None',
+                    'task.validation_data.is_training != None'])

@@ -153,11 +153,7 @@ def _small_classification(data_dir: str, num_classes: int, image_size: int,
           drop_remainder=False,
           **data),
       **task_fields)
-  return cfg.ExperimentConfig(
-      runtime=cfg.RuntimeConfig(distribution_strategy='mirrored'),
-      task=task, trainer=trainer,
-      restrictions=['task.train_data.is_training != None',
-                    'task.validation_data.is_training != None'])
+  return common.small_experiment(task, trainer)
 
 
 def _small_trainer(steps_per_epoch: int, epochs: int, learning_rate: float,

@@ -219,11 +219,7 @@ def maskrcnn_gn_shapes() -> cfg.ExperimentConfig:
       optimizer_config=common.sgd_stepwise(
           0.02, [int(train_steps * 2 / 3), int(train_steps * 8 / 9)],
           warmup_steps=200, warmup_factor=1 / 3))
-  return cfg.ExperimentConfig(
-      runtime=cfg.RuntimeConfig(distribution_strategy='mirrored'),
-      task=task, trainer=trainer,
-      restrictions=['task.train_data.is_training != None',
-                    'task.validation_data.is_training != None'])
+  return common.small_experiment(task, trainer)
 
 
 @exp_factory.register_config_factory('maskrcnn_gn_fashion_scenes')

@@ -172,11 +172,7 @@ def video_i3d_gn_clips() -> cfg.ExperimentConfig:
       optimizer_config=common.sgd_stepwise(
           0.01, [4 * steps_per_epoch, 5 * steps_per_epoch],
           warmup_steps=steps_per_epoch // 4))
-  return cfg.ExperimentConfig(
-      runtime=cfg.RuntimeConfig(distribution_strategy='mirrored'),
-      task=task, trainer=trainer,
-      restrictions=['task.train_data.is_training != None',
-                    'task.validation_data.is_training != None'])
+  return common.small_experiment(task, trainer)
 
 
 @exp_factory.register_config_factory('video_i3d_gn_fashion_clips')

@@ -21,7 +21,7 @@ detectron2's `get_norm` and timm's `get_norm_layer` have it.
 
 import collections
 import dataclasses
-from typing import Callable, Dict, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, Optional, Set, Tuple, Union
 
 import tf_keras
 
@@ -339,3 +339,36 @@ def disabled_parts(model_config) -> Set[str]:
   if getattr(model_config, 'include_mask', True) is False:
     return {'mask_head'}
   return set()
+
+
+def backbone_arguments(backbone_config, backbone_type: str,
+                       norm_activation_config, l2_regularizer
+                       ) -> Tuple[Any, Dict[str, Any]]:
+  """A ResNet-GN builder's one-of config and its backbone's shared arguments.
+
+  Args:
+    backbone_config: The model's `Backbone`/`Backbone3D` config.
+    backbone_type: The builder's type ('resnet_gn', 'resnet_3d_gn').
+    norm_activation_config: The model's `norm_activation`.
+    l2_regularizer: The task's weight decay, also on the norms' gamma and
+      beta when the config's `norm_weight_decay` says so.
+
+  Returns:
+    (the one-of's config, keyword arguments: depth, width, norm, activation
+    and regularizers).
+
+  Raises:
+    ValueError: for a backbone of another type.
+  """
+  if backbone_config.type != backbone_type:
+    raise ValueError(f'build_{backbone_type} got backbone type '
+                     f'{backbone_config.type!r}, expected "{backbone_type}".')
+  config = backbone_config.get()
+  spec = NormSpec.of_part(config, norm_activation_config)
+  return config, dict(
+      model_id=config.model_id, depth_multiplier=config.depth_multiplier,
+      zero_init_last_gamma=config.zero_init_last_gamma,
+      activation=norm_activation_config.activation,
+      kernel_regularizer=l2_regularizer,
+      norm_regularizer=l2_regularizer if config.norm_weight_decay else None,
+      **spec.part_arguments())

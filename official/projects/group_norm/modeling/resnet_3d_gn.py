@@ -283,13 +283,9 @@ def build_resnet_3d_gn(
     l2_regularizer: Optional[tf_keras.regularizers.Regularizer] = None
 ) -> tf_keras.Model:
   """Builds ResNet3DGN from a `Backbone3D` config of type 'resnet_3d_gn'."""
-  if backbone_config.type != 'resnet_3d_gn':
-    raise ValueError(f'build_resnet_3d_gn got backbone type '
-                     f'{backbone_config.type!r}, expected "resnet_3d_gn".')
-  config = backbone_config.get()
-  spec = norms.NormSpec.of_part(config, norm_activation_config)
+  config, shared = norms.backbone_arguments(
+      backbone_config, 'resnet_3d_gn', norm_activation_config, l2_regularizer)
   return ResNet3DGN(
-      model_id=config.model_id,
       temporal_kernel_sizes=[list(b.temporal_kernel_sizes)
                              for b in config.block_specs] or None,
       temporal_strides=[b.temporal_strides for b in config.block_specs]
@@ -298,10 +294,4 @@ def build_resnet_3d_gn(
       stem_conv_temporal_kernel_size=config.stem_conv_temporal_kernel_size,
       stem_conv_temporal_stride=config.stem_conv_temporal_stride,
       stem_pool_temporal_stride=config.stem_pool_temporal_stride,
-      res2_temporal_pool=config.res2_temporal_pool,
-      depth_multiplier=config.depth_multiplier,
-      zero_init_last_gamma=config.zero_init_last_gamma,
-      activation=norm_activation_config.activation,
-      kernel_regularizer=l2_regularizer,
-      norm_regularizer=l2_regularizer if config.norm_weight_decay else None,
-      **spec.part_arguments())
+      res2_temporal_pool=config.res2_temporal_pool, **shared)

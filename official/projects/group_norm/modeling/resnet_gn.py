@@ -156,19 +156,9 @@ def build_resnet_gn(
     l2_regularizer: Optional[tf_keras.regularizers.Regularizer] = None
 ) -> tf_keras.Model:
   """Builds ResNetGN from a `Backbone` config whose type is 'resnet_gn'."""
-  if backbone_config.type != 'resnet_gn':
-    raise ValueError(f'build_resnet_gn got backbone type '
-                     f'{backbone_config.type!r}, expected "resnet_gn".')
-  config = backbone_config.get()
-  spec = norms.NormSpec.of_part(config, norm_activation_config)
+  config, shared = norms.backbone_arguments(
+      backbone_config, 'resnet_gn', norm_activation_config, l2_regularizer)
   return ResNetGN(
-      model_id=config.model_id,
       input_specs=input_specs,
-      zero_init_last_gamma=config.zero_init_last_gamma,
-      depth_multiplier=config.depth_multiplier,
-      activation=norm_activation_config.activation,
-      kernel_regularizer=l2_regularizer,
-      norm_regularizer=l2_regularizer if config.norm_weight_decay else None,
       weight_standardization=config.weight_standardization,
-      stem_type=config.stem_type, num_stages=config.num_stages,
-      **spec.part_arguments())
+      stem_type=config.stem_type, num_stages=config.num_stages, **shared)
