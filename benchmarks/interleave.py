@@ -63,3 +63,43 @@ def write_results(path: Optional[str], rows: List[Dict], **about) -> None:
                'statistic': 'min over interleaved repeats', 'rows': rows},
               f, indent=1)
   print(f'Wrote {path}')
+
+
+class Table:
+  """A benchmark's table: prints each case as it comes and keeps its row.
+
+  Args:
+    about: What runs where (libraries, versions, device).
+    repeats: Interleaved repeats of each case.
+    mode: How the steps run ('jit', 'eager').
+    case_width: Width of the case column.
+    implementations: The timed implementations, in column order.
+    ratios: {column title: (numerator, denominator)} implementations whose
+      minima's ratio each row reports (as '<numerator>_over_<denominator>').
+  """
+
+  def __init__(self, about: str, repeats: int, mode: str, case_width: int,
+               implementations: Sequence[str],
+               ratios: Dict[str, Sequence[str]]):
+    self.rows: List[Dict] = []
+    self._case_width = case_width
+    self._implementations = implementations
+    self._ratios = {f'{a}_over_{b}': (a, b, len(title) + 2)
+                    for title, (a, b) in ratios.items()}
+    print(f'{about}; {repeats} interleaved repeats, forward+backward, '
+          f'{mode}; ms are minima (medians in the JSON).')
+    print(f'{"case":<{case_width}}' +
+          ''.join(f'{i:>11}' for i in implementations) +
+          ''.join(f'{t:>{len(t) + 2}}' for t in ratios))
+
+  def add(self, case: str, fields: Dict, times: Dict[str, Dict]) -> None:
+    """Records and prints one case: `minima`'s times and the ratios."""
+    best = {impl: t['min_ms'] for impl, t in times.items()}
+    row = {**fields, 'times': times, **{
+        key: best[a] / best[b] for key, (a, b, _) in self._ratios.items()}}
+    self.rows.append(row)
+    print(f'{case:<{self._case_width}}' +
+          ''.join(f'{best[i]:>11.3f}' for i in self._implementations) +
+          ''.join(f'{row[key]:>{width}.2f}'
+                  for key, (_, _, width) in self._ratios.items()),
+          flush=True)

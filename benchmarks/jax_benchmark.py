@@ -81,29 +81,22 @@ def main(argv=None):
   args = interleave.case_parser(__doc__, 41, RESNET50_GN_SHAPES).parse_args(
       argv)
   device = jax.devices()[0]
-  print(f'JAX {jax.__version__} on {device.platform}: {device.device_kind}; '
-        f'Keras {keras.__version__}; {args.repeats} interleaved repeats, '
-        'forward+backward, jit; ms are minima (medians in the JSON).')
-  print(f'{"case":<28}' + ''.join(f'{impl:>11}' for impl in IMPLS) +
-        f'{"gn/bn":>8}{"gn/keras_gn":>13}')
-  rows = []
+  about = (f'JAX {jax.__version__} on {device.platform}: '
+           f'{device.device_kind}; Keras {keras.__version__}')
+  ratios = {'gn/bn': ('gn_keras', 'keras_bn'),
+            'gn/keras_gn': ('gn_keras', 'keras_gn')}
+  table = interleave.Table(about, args.repeats, 'jit', 28, IMPLS, ratios)
   for dtype in args.dtypes.split(','):
     for batch in (int(b) for b in args.batch_sizes.split(',')):
       for spec in args.shapes.split(','):
         shape = tuple(int(d) for d in spec.split('x'))
         result = time_case(shape, batch, dtype, args.repeats, args.warmup)
-        best = {impl: r['min_ms'] for impl, r in result.items()}
-        row = {'shape': f'{batch}x{spec}', 'dtype': dtype, 'times': result,
-               'gn_keras_over_keras_bn': best['gn_keras'] / best['keras_bn'],
-               'gn_keras_over_keras_gn': best['gn_keras'] / best['keras_gn']}
-        rows.append(row)
-        print(f'{row["shape"] + " " + dtype:<28}' +
-              ''.join(f'{best[impl]:>11.3f}' for impl in IMPLS) +
-              f'{row["gn_keras_over_keras_bn"]:>8.2f}'
-              f'{row["gn_keras_over_keras_gn"]:>13.2f}', flush=True)
+        table.add(f'{batch}x{spec} {dtype}',
+                  {'shape': f'{batch}x{spec}', 'dtype': dtype}, result)
   interleave.write_results(
-      args.output, rows, device=f'{device.platform}: {device.device_kind}',
-      jax=jax.__version__, keras=keras.__version__, repeats=args.repeats)
+      args.output, table.rows,
+      device=f'{device.platform}: {device.device_kind}', jax=jax.__version__,
+      keras=keras.__version__, repeats=args.repeats)
   return 0
 
 

@@ -106,12 +106,11 @@ def main(argv=None):
   device = _device()
   device_name = (torch.cuda.get_device_name() if device.type == 'cuda' else
                  f'cpu ({torch.get_num_threads()} threads)')
-  print(f'torch {torch.__version__} on {device_name}; Keras '
-        f'{keras.__version__}; {args.repeats} interleaved repeats, '
-        'forward+backward, eager; ms are minima (medians in the JSON).')
-  print(f'{"case":<40}' + ''.join(f'{impl:>11}' for impl in IMPLS) +
-        f'{"ours/torch":>12}{"ours/keras":>12}')
-  rows = []
+  table = interleave.Table(
+      f'torch {torch.__version__} on {device_name}; Keras '
+      f'{keras.__version__}', args.repeats, 'eager', 40, IMPLS,
+      {'ours/torch': ('gn_keras', 'torch_gn'),
+       'ours/keras': ('gn_keras', 'keras_gn')})
   for dtype_name in args.dtypes.split(','):
     dtype = getattr(torch, dtype_name)
     for layout in args.layouts.split(','):
@@ -120,18 +119,11 @@ def main(argv=None):
           shape = tuple(int(d) for d in spec.split('x'))
           result = time_case(shape, batch, layout, dtype, args.repeats,
                              args.warmup)
-          best = {impl: r['min_ms'] for impl, r in result.items()}
-          row = {'shape': f'{batch}x{spec}', 'layout': layout,
-                 'dtype': dtype_name, 'times': result,
-                 'gn_keras_over_torch_gn': best['gn_keras'] / best['torch_gn'],
-                 'gn_keras_over_keras_gn': best['gn_keras'] / best['keras_gn']}
-          rows.append(row)
-          name = f'{row["shape"]} {layout} {dtype_name}'
-          print(f'{name:<40}' + ''.join(f'{best[i]:>11.3f}' for i in IMPLS) +
-                f'{row["gn_keras_over_torch_gn"]:>12.2f}'
-                f'{row["gn_keras_over_keras_gn"]:>12.2f}', flush=True)
+          table.add(f'{batch}x{spec} {layout} {dtype_name}',
+                    {'shape': f'{batch}x{spec}', 'layout': layout,
+                     'dtype': dtype_name}, result)
   interleave.write_results(
-      args.output, rows, device=device_name, torch=torch.__version__,
+      args.output, table.rows, device=device_name, torch=torch.__version__,
       keras=keras.__version__, repeats=args.repeats)
   return 0
 

@@ -25,6 +25,34 @@ def reference(x, groups, gamma=None, beta=None, axis=-1, epsilon=1e-5):
   return np.moveaxis(y, -1, axis)
 
 
+def autodiff_reference(x, groups, gamma, beta, axis=-1, epsilon=1e-5,
+                       moveaxis=None):
+  """Plain group norm for a framework's autodiff to differentiate.
+
+  Written with what NumPy, JAX and torch arrays share (`reshape`, `mean`
+  with `axis` and `keepdims`, `**`), so each framework's own autodiff is the
+  reference for the kernel's closed-form gradient.
+
+  Args:
+    x: The input (any of those arrays), channels on `axis`.
+    groups: Number of groups.
+    gamma: Per-channel scale.
+    beta: Per-channel offset.
+    axis: The channel axis.
+    epsilon: Added to the variance.
+    moveaxis: The framework's `moveaxis` (torch: `movedim`), for channels
+      not last.
+  """
+  last = axis in (-1, x.ndim - 1)
+  moved = x if last else moveaxis(x, axis, -1)
+  grouped = moved.reshape(x.shape[0], -1, groups, moved.shape[-1] // groups)
+  mean = grouped.mean(axis=(1, 3), keepdims=True)
+  var = ((grouped - mean)**2).mean(axis=(1, 3), keepdims=True)
+  y = ((grouped - mean) * (var + epsilon)**-0.5).reshape(moved.shape)
+  y = y * gamma + beta
+  return y if last else moveaxis(y, -1, axis)
+
+
 def masked_reference(x, groups, weights, gamma=None, beta=None, axis=-1,
                       epsilon=1e-5):
   """Float64 NumPy group norm with frequency-weighted statistics."""
@@ -73,6 +101,20 @@ _SAMPLES = np.random.default_rng(1)
 def sample(shape=(4, 6, 6, 8), loc=1.0):
   """A float32 layer input, normal around `loc` with scale 2."""
   return _SAMPLES.normal(loc, 2.0, size=shape).astype('float32')
+
+
+def random_affine_layer(layer_class):
+  """A built GN layer (G=4) with random gamma and beta, for 2nd-order checks.
+
+  Returns:
+    (the layer, an input of shape (2, 4, 4, 8), gamma and beta in float64).
+  """
+  layer = layer_class(groups=4, gamma_initializer='random_uniform',
+                      beta_initializer='random_normal')
+  x = sample((2, 4, 4, 8))
+  layer.build(x.shape)
+  gamma, beta = (np.asarray(w, np.float64) for w in layer.get_weights())
+  return layer, x, gamma, beta
 
 
 # The mixed-precision policies the layers are tested under, with their

@@ -12,6 +12,7 @@ import pytest
 
 from tests.gn_keras.reference import MIXED_POLICIES
 from tests.gn_keras.reference import global_policy
+from tests.gn_keras.reference import random_affine_layer
 from tests.gn_keras.reference import reference
 from tests.gn_keras.reference import sample
 
@@ -263,11 +264,7 @@ def test_docstring_example_runs(flavour):
 @pytest.mark.tensorflow
 def test_second_order_gradients_match_a_float64_reference(flavour):
   import tensorflow as tf  # noqa: PLC0415 (see the module docstring)
-  layer = flavour.layer(groups=4, gamma_initializer='random_uniform',
-                        beta_initializer='random_normal')
-  x = sample((2, 4, 4, 8))
-  layer.build(x.shape)
-  gamma, beta = (np.asarray(w, np.float64) for w in layer.get_weights())
+  layer, x, gamma, beta = random_affine_layer(flavour.layer)
 
   def reference(t):
     grouped = tf.reshape(t, [2, -1, 4, 2])

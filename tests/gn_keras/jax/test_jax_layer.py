@@ -11,7 +11,9 @@ import numpy as np
 
 import gn_keras
 from tests.gn_keras.reference import MIXED_POLICIES
+from tests.gn_keras.reference import autodiff_reference
 from tests.gn_keras.reference import global_policy
+from tests.gn_keras.reference import random_affine_layer
 from tests.gn_keras.reference import sample
 
 
@@ -41,26 +43,15 @@ def test_jit_of_a_stateless_call_equals_the_eager_call():
 
 
 def test_second_order_through_the_layer_matches_a_float64_reference():
-  layer = gn_keras.GroupNormalization(groups=4,
-                                      gamma_initializer='random_uniform',
-                                      beta_initializer='random_normal')
-  x = sample((2, 4, 4, 8))
-  layer.build(x.shape)
-  gamma, beta = (np.asarray(w, np.float64) for w in layer.get_weights())
-
-  def reference_jax(t):
-    grouped = t.reshape(2, -1, 4, 2)
-    mean = grouped.mean(axis=(1, 3), keepdims=True)
-    var = jnp.square(grouped - mean).mean(axis=(1, 3), keepdims=True)
-    return ((grouped - mean) / jnp.sqrt(var + 1e-5)).reshape(t.shape) * (
-        gamma) + beta
+  layer, x, gamma, beta = random_affine_layer(gn_keras.GroupNormalization)
 
   def penalty_gradient(norm):
     inner = jax.grad(lambda t: jnp.sum(jnp.sin(norm(t))))
     return jax.grad(lambda t: jnp.sum(jnp.square(inner(t))))
 
   with jax.enable_x64(True):
-    expected = penalty_gradient(reference_jax)(x.astype(np.float64))
+    expected = penalty_gradient(
+        lambda t: autodiff_reference(t, 4, gamma, beta))(x.astype(np.float64))
   got = jax.jit(penalty_gradient(layer))(x)
   np.testing.assert_allclose(got, expected, atol=1e-5 * np.abs(expected).max())
 

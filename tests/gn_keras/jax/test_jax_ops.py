@@ -1,5 +1,7 @@
 """The JAX kernel against float64 references: the TensorFlow op's spec."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,20 +19,9 @@ def _random(shape, loc=0.0, scale=1.0):
   return RNG.normal(loc, scale, size=shape).astype(np.float32)
 
 
-def _affine(y, gamma, beta, axis):
-  shape = [1] * y.ndim
-  shape[axis] = -1
-  return y * jnp.reshape(gamma, shape) + jnp.reshape(beta, shape)
-
-
-def _reference_jax(x, groups, gamma, beta, axis=-1, epsilon=1e-5):
-  """Plain group norm in jax.numpy, for autodiff: the grouping by moveaxis."""
-  moved = jnp.moveaxis(x, axis, -1)
-  grouped = moved.reshape(x.shape[0], -1, groups, x.shape[axis] // groups)
-  mean = grouped.mean(axis=(1, 3), keepdims=True)
-  var = jnp.square(grouped - mean).mean(axis=(1, 3), keepdims=True)
-  y = ((grouped - mean) / jnp.sqrt(var + epsilon)).reshape(moved.shape)
-  return _affine(jnp.moveaxis(y, -1, axis), gamma, beta, axis)
+# Plain group norm in jax.numpy, for autodiff.
+_reference_jax = functools.partial(reference_module.autodiff_reference,
+                                   moveaxis=jnp.moveaxis)
 
 
 @pytest.mark.parametrize('shape,axis', [

@@ -6,7 +6,9 @@ import torch
 
 import gn_keras
 from tests.gn_keras.reference import MIXED_POLICIES
+from tests.gn_keras.reference import autodiff_reference
 from tests.gn_keras.reference import global_policy
+from tests.gn_keras.reference import random_affine_layer
 from tests.gn_keras.reference import reference
 from tests.gn_keras.reference import sample
 
@@ -26,20 +28,8 @@ def test_mixed_precision_gradients_are_float32(policy, compute):
 
 
 def test_second_order_through_the_layer_matches_a_float64_reference():
-  layer = gn_keras.GroupNormalization(groups=4,
-                                      gamma_initializer='random_uniform',
-                                      beta_initializer='random_normal')
-  x = sample((2, 4, 4, 8))
-  layer.build(x.shape)
-  gamma, beta = (torch.tensor(w, dtype=torch.float64)
-                 for w in layer.get_weights())
-
-  def reference_torch(t):
-    grouped = t.reshape(2, -1, 4, 2)
-    mean = grouped.mean(dim=(1, 3), keepdim=True)
-    var = torch.square(grouped - mean).mean(dim=(1, 3), keepdim=True)
-    return ((grouped - mean) / torch.sqrt(var + 1e-5)).reshape(t.shape) * (
-        gamma) + beta
+  layer, x, *affine = random_affine_layer(gn_keras.GroupNormalization)
+  gamma, beta = (torch.tensor(w) for w in affine)
 
   def penalty_gradient(norm, t):
     t = t.clone().requires_grad_()
@@ -48,7 +38,8 @@ def test_second_order_through_the_layer_matches_a_float64_reference():
     (outer,) = torch.autograd.grad(torch.square(inner).sum(), t)
     return outer.double().numpy()
 
-  expected = penalty_gradient(reference_torch, torch.tensor(x).double())
+  expected = penalty_gradient(
+      lambda t: autodiff_reference(t, 4, gamma, beta), torch.tensor(x).double())
   got = penalty_gradient(layer, torch.tensor(x))
   np.testing.assert_allclose(got, expected, atol=1e-5 * np.abs(expected).max())
 

@@ -1,5 +1,7 @@
 """The PyTorch kernel against float64 references: the TensorFlow op's spec."""
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -16,14 +18,9 @@ def _random(shape, loc=0.0, scale=1.0, dtype=torch.float32):
   return torch.tensor(RNG.normal(loc, scale, size=shape), dtype=dtype)
 
 
-def _reference_torch(x, groups, gamma, beta, axis=-1, epsilon=1e-5):
-  """Plain group norm in torch, for autograd: the grouping by movedim."""
-  moved = torch.movedim(x, axis, -1)
-  grouped = moved.reshape(x.shape[0], -1, groups, x.shape[axis] // groups)
-  mean = grouped.mean(dim=(1, 3), keepdim=True)
-  var = torch.square(grouped - mean).mean(dim=(1, 3), keepdim=True)
-  y = ((grouped - mean) / torch.sqrt(var + epsilon)).reshape(moved.shape)
-  return torch.movedim(y * gamma + beta, -1, axis)
+# Plain group norm in torch, for autograd.
+_reference_torch = functools.partial(reference_module.autodiff_reference,
+                                     moveaxis=torch.movedim)
 
 
 @pytest.mark.parametrize('loc,scale', [(1.0, 2.0), (1e4, 1e-2)])
