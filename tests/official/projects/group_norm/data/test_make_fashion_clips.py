@@ -105,6 +105,8 @@ def test_training_clips_use_training_items_and_validation_test_items(
     (dict(frame_size=30, num_items=3), r'>= 12 pixels an item'),
     (dict(num_val=0), 'must be >= 1'),
     (dict(num_frames=40), 'further than its 2-item frame allows'),
+    (dict(num_frames=16, speed=(0.04, 0.07)), 'up to 0.07 of the side'),
+    (dict(speed=(0.03, 0.02)), r'speed=\(0.03, 0.02\) must be a range'),
 ])
 def test_bad_arguments_raise_before_anything_is_read(tmp_path, kwargs,
                                                      message):

@@ -69,3 +69,24 @@ def test_no_counted_cell_runs_before_the_pilot_fixes_the_clips(tmp_path):
   with pytest.raises(RuntimeError, match='pilot has not fixed'):
     study.run_parts(['main'], str(tmp_path / 'runs'), str(tmp_path / 'docs'))
   assert not os.path.exists(tmp_path / 'runs')
+
+
+def test_the_pilot_runs_gn_at_8_clips_into_its_own_folder(monkeypatch):
+  calls = []
+  monkeypatch.setattr(engine, 'run_cells',
+                      lambda *args, **kwargs: calls.append((args, kwargs))
+                      or ([], None))
+  study.run_pilot('fast', 'task.x=1', 'runs', 'docs', schedule_scale=3.0,
+                  log=lambda _: None)
+  (args, kwargs), = calls
+  assert args == (study.SHORT, ('group_norm',), (8,), (0,), study.REPLICAS,
+                  os.path.join('runs', 'pilot', 'fast'),
+                  os.path.join('docs', 'pilot', 'fast'))
+  assert kwargs['params_override'] == 'task.x=1'
+  assert kwargs['schedule_scale'] == 3.0
+
+
+@pytest.mark.parametrize('name', ['', '../x', '.hidden'])
+def test_a_pilot_name_is_a_plain_folder_name(name):
+  with pytest.raises(ValueError, match='plain folder name'):
+    study.run_pilot(name, '', 'runs', 'docs')
