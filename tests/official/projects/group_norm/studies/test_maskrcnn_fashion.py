@@ -1,0 +1,82 @@
+"""The Mask R-CNN Fashion study: rows, the parity gate and the claims."""
+
+import pytest
+
+from official.projects.group_norm.studies import maskrcnn_fashion as study
+
+
+def _rows(values):
+  """Result rows from {row: {seed: (box AP, mask AP)}} in points."""
+  return [{'row': row, 'seed': seed, 'AP': box / 100, 'AP50': 0.9,
+           'mask_AP': mask / 100}
+          for row, seeds in values.items()
+          for seed, (box, mask) in seeds.items()]
+
+
+def _papers_pattern():
+  """Every row at every seed, with the paper's ordering."""
+  values = {}
+  for name, row in study.ROWS.items():
+    box, mask = study.PAPER[name]
+    box = 38.0 if box is None else box  # SyncBN from scratch: below GN.
+    mask = 34.0 if mask is None else mask
+    values[name] = {s: (box + 0.1 * s, mask + 0.1 * s) for s in row.seeds}
+  return values
+
+
+def test_the_papers_pattern_holds_every_claim():
+  results = study.claims(_rows(_papers_pattern()))
+  assert [c.held for c in results] == [True] * 4
+  assert '95% CI' in results[0].evidence  # Three seeds: an interval.
+
+
+@pytest.mark.parametrize('claim,row,shift', [
+    (0, 'gn', (-3.0, 0.0)),  # GN's box AP below BN*'s.
+    (1, 'gn', (0.0, -1.0)),  # GN's mask AP below BN*'s.
+    (2, 'gn_2x', (-0.6, 0.0)),  # The long schedule gains 0.4 < 0.5.
+    (3, 'gn_scratch', (-2.0, 0.0)),  # GN from scratch below SyncBN.
+])
+def test_each_claim_fails_on_its_own_counterexample(claim, row, shift):
+  values = _papers_pattern()
+  values[row] = {s: (b + shift[0], m + shift[1])
+                 for s, (b, m) in values[row].items()}
+  held = [c.held for c in study.claims(_rows(values))]
+  assert held[claim] is False
+  assert held.count(False) == 1, held
+
+
+def test_a_row_missing_a_seed_is_not_measured():
+  values = _papers_pattern()
+  del values['bn_frozen'][2]
+  held = [c.held for c in study.claims(_rows(values))]
+  assert held[:2] == [None, None] and held[2:] == [True, True]
+
+
+def test_parity_passes_within_one_point_and_names_the_laggard_beyond():
+  ok, message = study.parity({'batch_norm': {0: 90.0, 1: 90.4},
+                              'group_norm': {0: 89.5, 1: 89.9}})
+  assert ok and '0.50 points apart' in message
+  ok, message = study.parity({'batch_norm': {0: 90.0, 1: 91.0},
+                              'group_norm': {0: 88.5, 1: 89.0}})
+  assert not ok
+  assert 'group_norm is behind by 1.75 points' in message
+
+
+def test_parity_fails_while_a_pretraining_seed_is_missing():
+  ok, message = study.parity({'batch_norm': {0: 90.0, 1: 90.0},
+                              'group_norm': {0: 90.0}})
+  assert not ok and "'group_norm': [1]" in message
+
+
+def test_fine_tuning_seeds_take_turns_over_the_pretraining_seeds():
+  assert [study.pretrain_seed(s) for s in range(3)] == [0, 1, 0]
+
+
+def test_rows_match_the_issue():
+  assert {n: len(r.seeds) for n, r in study.ROWS.items()
+          if len(r.seeds) > 1} == {'bn_frozen': 3, 'gn': 3}
+  assert {n for n, r in study.ROWS.items() if r.schedule_scale == 2} == {
+      'bn_frozen_2x', 'gn_2x'}
+  assert {n for n, r in study.ROWS.items() if r.pretrained is None} == {
+      'gn_scratch', 'sync_bn_scratch'}
+  assert not study.PROTOCOL_FIXED
