@@ -2,6 +2,7 @@
 
 import pytest
 
+from official.projects.group_norm.configs import common
 from official.projects.group_norm.studies import maskrcnn_fashion as study
 
 
@@ -80,3 +81,10 @@ def test_rows_match_the_issue():
   assert {n for n, r in study.ROWS.items() if r.pretrained is None} == {
       'gn_scratch', 'sync_bn_scratch'}
   assert not study.PROTOCOL_FIXED
+
+
+def test_the_backbone_has_the_papers_share_of_channels_per_group():
+  backbone = common.get_exp_config(
+      study.EXPERIMENT).task.model.backbone.resnet_gn
+  narrowest = int(64 * backbone.depth_multiplier)
+  assert narrowest // backbone.groups == study.CHANNELS_PER_GROUP == 2
