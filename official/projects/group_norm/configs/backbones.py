@@ -27,6 +27,8 @@ class ResNetGN(hyperparams.Config):
     stem_type: 'imagenet' (7x7/2 conv and 3x3/2 max-pool) or 'cifar' (one
       3x3/1 conv: 28-32 px images).
     num_stages: Block groups built, from the first (4; CIFAR ResNets: 3).
+    frozen_stages: Stages kept fixed in training, Detectron's FREEZE_AT (0:
+      none; 2: the stem and the first block group, Detectron's BN* rows).
 
   Epsilon, momentum and activation come from the model's `norm_activation`
   (the one source for every part); its `use_sync_bn` is refused: use
@@ -42,6 +44,7 @@ class ResNetGN(hyperparams.Config):
   weight_standardization: bool = False
   stem_type: str = 'imagenet'
   num_stages: int = 4
+  frozen_stages: int = 0
 
 
 @dataclasses.dataclass

@@ -57,6 +57,10 @@ class ResNetGN(feature_model.FeatureModel):
     num_stages: How many of `model_id`'s block groups to build, from the
       first (CIFAR ResNets have 3). Defaults to 4; endpoints are '2' to
       str(1 + num_stages).
+    frozen_stages: Stages whose weights stay fixed in training, Detectron's
+      FREEZE_AT: 0 none, 1 the stem, 2 the stem and the first block group
+      (Detectron's default when fine-tuning a pretrained backbone), and so
+      on. Defaults to 0.
     **kwargs: `tf_keras.Model` arguments.
   """
 
@@ -78,6 +82,7 @@ class ResNetGN(feature_model.FeatureModel):
                weight_standardization: bool = False,
                stem_type: str = 'imagenet',
                num_stages: int = 4,
+               frozen_stages: int = 0,
                **kwargs):
     if model_id not in mg_resnet.RESNET_SPECS:
       raise ValueError(f'Unknown ResNet depth model_id={model_id!r}; known: '
@@ -88,6 +93,10 @@ class ResNetGN(feature_model.FeatureModel):
     specs = mg_resnet.RESNET_SPECS[model_id]
     if not 1 <= num_stages <= len(specs):
       raise ValueError(f'num_stages={num_stages} must be in 1..{len(specs)}.')
+    if not 0 <= frozen_stages <= 1 + num_stages:
+      raise ValueError(f'frozen_stages={frozen_stages} must be in '
+                       f'0..{1 + num_stages} (the stem and {num_stages} block '
+                       'groups).')
     config = dict(
         model_id=model_id, input_specs=input_specs, norm=norm, groups=groups,
         group_size=group_size, norm_epsilon=norm_epsilon,
@@ -98,7 +107,7 @@ class ResNetGN(feature_model.FeatureModel):
         kernel_regularizer=kernel_regularizer,
         norm_regularizer=norm_regularizer,
         weight_standardization=weight_standardization, stem_type=stem_type,
-        num_stages=num_stages)
+        num_stages=num_stages, frozen_stages=frozen_stages)
     spec = norms.NormSpec(norm, groups, group_size, norm_epsilon,
                           norm_momentum)
     if not spec.normalizes:
@@ -146,6 +155,12 @@ class ResNetGN(feature_model.FeatureModel):
                   name=f'l{level}_b{b}')
       endpoints[str(level)] = x
     super().__init__(config, inputs, endpoints, **kwargs)
+    # Stage 1 is the stem, stage k > 1 block group l<k>.
+    frozen = ('stem_',) + tuple(f'l{level}_'
+                                for level in range(2, frozen_stages + 1))
+    for layer in self.layers:
+      if frozen_stages and layer.name.startswith(frozen):
+        layer.trainable = False
 
 
 @factory.register_backbone_builder('resnet_gn')
@@ -161,4 +176,5 @@ def build_resnet_gn(
   return ResNetGN(
       input_specs=input_specs,
       weight_standardization=config.weight_standardization,
-      stem_type=config.stem_type, num_stages=config.num_stages, **shared)
+      stem_type=config.stem_type, num_stages=config.num_stages,
+      frozen_stages=config.frozen_stages, **shared)

@@ -10,8 +10,8 @@ Tables 5-7 at our scale) with their seeds, the pretraining parity gate
 over seeds and 95% interval; the study's exit status is the claims. What is
 not built yet: the Fashion-MNIST pretraining experiment at the scenes' item
 scale (the backbone exactly as Mask R-CNN uses it, with the paper's share of
-channels per group, `CHANNELS_PER_GROUP`), Detectron's freezing of the stem
-and first stage in the BN* rows, and the difficulty pilot of
+channels per group, `CHANNELS_PER_GROUP`, already set in the experiment),
+the rows' config files, and the difficulty pilot of
 `maskrcnn_gn_fashion_scenes` (the best row's box AP within `PILOT_BAND`, its
 AP50 at most `MAX_AP50`). Until the pilot commits its setting
 (`PROTOCOL_FIXED`), this module runs nothing: `--report_only` reports what
@@ -61,21 +61,25 @@ class Row:
     pretrained: The norm of the backbone it starts from; None from scratch.
     schedule_scale: 1 for the base schedule, 2 for the paper's "long".
     seeds: Fine-tuning seeds.
+    frozen_stages: The backbone's stages kept fixed (`ResNetGN`'s
+      `frozen_stages`): 2, the stem and first block group, in the BN* rows,
+      as Detectron freezes them.
   """
   description: str
   pretrained: Optional[str]
   schedule_scale: float
   seeds: Tuple[int, ...]
+  frozen_stages: int = 0
 
 
 ROWS = {
     'bn_frozen': Row('BN*: frozen BN-pretrained backbone, no norm in FPN '
-                     'and heads', 'batch_norm', 1, (0, 1, 2)),
+                     'and heads', 'batch_norm', 1, (0, 1, 2), 2),
     'bn_frozen_gn_heads': Row('BN* backbone, GN in FPN and heads',
-                              'batch_norm', 1, (0,)),
+                              'batch_norm', 1, (0,), 2),
     'gn': Row('GN-pretrained backbone, GN in FPN and heads', 'group_norm', 1,
               (0, 1, 2)),
-    'bn_frozen_2x': Row('BN*, 2x schedule', 'batch_norm', 2, (0,)),
+    'bn_frozen_2x': Row('BN*, 2x schedule', 'batch_norm', 2, (0,), 2),
     'gn_2x': Row('GN, 2x schedule', 'group_norm', 2, (0,)),
     'gn_scratch': Row('GN from scratch, every part', None, 1, (0,)),
     'sync_bn_scratch': Row('SyncBN from scratch, every part', None, 1, (0,)),

@@ -113,3 +113,27 @@ def test_bad_stem_and_stage_count_raise():
     resnet_gn.ResNetGN(18, SPEC, stem_type='cifar10')
   with pytest.raises(ValueError, match=r'num_stages=5 must be in 1\.\.4'):
     resnet_gn.ResNetGN(18, SPEC, num_stages=5)
+
+
+@pytest.mark.parametrize('frozen_stages,fixed', [
+    (0, ()), (1, ('stem_',)), (2, ('stem_', 'l2_')),
+    (3, ('stem_', 'l2_', 'l3_'))])
+def test_frozen_stages_fix_the_stem_and_the_first_block_groups(frozen_stages,
+                                                               fixed):
+  model = resnet_gn.ResNetGN(18, depth_multiplier=0.25, groups=4,
+                             norm='batch_norm', frozen_stages=frozen_stages)
+  trainable = {w.name for w in model.trainable_weights}
+  prefixes = ('stem_', 'l2_', 'l3_', 'l4_', 'l5_')
+  assert {p for p in prefixes if any(n.startswith(p) for n in trainable)} == (
+      set(prefixes) - set(fixed))
+  assert len(model.weights) > len(trainable) or not fixed
+  frozen_bn = [layer for layer in model.layers
+               if layer.name == 'stem_norm'][0]
+  assert frozen_bn.trainable == (frozen_stages == 0)
+  assert resnet_gn.ResNetGN.from_config(model.get_config()).get_config()[
+      'frozen_stages'] == frozen_stages
+
+
+def test_frozen_stages_beyond_the_model_raise():
+  with pytest.raises(ValueError, match=r'frozen_stages=6 must be in 0\.\.5'):
+    resnet_gn.ResNetGN(18, depth_multiplier=0.25, groups=4, frozen_stages=6)

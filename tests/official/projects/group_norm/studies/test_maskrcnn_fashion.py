@@ -80,6 +80,8 @@ def test_rows_match_the_issue():
       'bn_frozen_2x', 'gn_2x'}
   assert {n for n, r in study.ROWS.items() if r.pretrained is None} == {
       'gn_scratch', 'sync_bn_scratch'}
+  assert {n for n, r in study.ROWS.items() if r.frozen_stages == 2} == {
+      'bn_frozen', 'bn_frozen_gn_heads', 'bn_frozen_2x'}
   assert not study.PROTOCOL_FIXED
 
 
