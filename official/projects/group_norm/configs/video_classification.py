@@ -204,7 +204,9 @@ def video_i3d_gn_fashion_clips_long() -> cfg.ExperimentConfig:
 def _fashion_clips(frames: int) -> cfg.ExperimentConfig:
   params = video_i3d_gn_clips()
   task, trainer = params.task, params.trainer
-  data_dir = common.default_data_dir(f'fashion_clips_{frames}f')
+  # '_wrap': the movers wrap around (the first clips did not; a cache of
+  # those must not be taken for these).
+  data_dir = common.default_data_dir(f'fashion_clips_{frames}f_wrap')
   clip = (frames, FASHION_CLIPS_FRAME_SIZE, FASHION_CLIPS_FRAME_SIZE, 3)
   for data, name, count in (
       (task.train_data, 'train.tfrecord', FASHION_CLIPS_TRAIN_EXAMPLES),
