@@ -7,15 +7,16 @@ r"""Mask R-CNN as the paper compared it, on scenes of real objects (issue 25).
 What is fixed here, before any counted run: the rows (`ROWS`, the paper's
 Tables 5-7 at our scale) with their seeds, the pretraining parity gate
 (`parity`) and the claims (`claims`), each printed with its paired difference
-over seeds and 95% interval; the study's exit status is the claims. What is
-not built yet: the Fashion-MNIST pretraining experiment at the scenes' item
-scale (the backbone exactly as Mask R-CNN uses it, with the paper's share of
-channels per group, `CHANNELS_PER_GROUP`, already set in the experiment),
-the rows' config files, and the difficulty pilot of
-`maskrcnn_gn_fashion_scenes` (the best row's box AP within `PILOT_BAND`, its
-AP50 at most `MAX_AP50`). Until the pilot commits its setting
-(`PROTOCOL_FIXED`), this module runs nothing: `--report_only` reports what
-is recorded (nothing yet).
+over seeds and 95% interval; the study's exit status is the claims. Built,
+not yet run: the pretraining experiment (`PRETRAIN_EXPERIMENT`:
+Fashion-MNIST over photographs at the scenes' item scale, the backbone
+exactly as Mask R-CNN builds it, with the paper's share of channels per
+group, `CHANNELS_PER_GROUP`) and the BN* rows' freezing (`frozen_stages`).
+Not built yet: the rows' runner (config files, the 2x schedule) and the
+difficulty pilot of `maskrcnn_gn_fashion_scenes` (the best row's box AP
+within `PILOT_BAND`, its AP50 at most `MAX_AP50`). Until the pilot commits
+its setting (`PROTOCOL_FIXED`), this module runs nothing: `--report_only`
+reports what is recorded (nothing yet).
 
 The rows' fine-tuning shares one schedule and one per-image learning rate;
 the '2x' rows train twice as long (the paper's "long" schedule). Each
@@ -36,6 +37,7 @@ from official.projects.group_norm import runner
 from official.projects.group_norm.studies import stats
 
 EXPERIMENT = 'maskrcnn_gn_fashion_scenes'
+PRETRAIN_EXPERIMENT = 'resnet_gn_fashion_scenes_pretrain'
 # Set when the pilot has fixed the scenes' difficulty and the pretraining
 # schedule: not yet.
 PROTOCOL_FIXED = False

@@ -188,7 +188,9 @@ def test_unknown_experiment_lists_the_projects():
                      r"'maskrcnn_resnetfpn_gn_coco_scratch', "
                      r"'resnet50_gn_imagenet', 'resnet_gn_colour_digits', "
                      r"'resnet_gn_digits', 'resnet_gn_fashion_photos', "
-                     r"'resnet_gn_fashion_plain', 'resnet_gn_shapes_pretrain', "
+                     r"'resnet_gn_fashion_plain', "
+                     r"'resnet_gn_fashion_scenes_pretrain', "
+                     r"'resnet_gn_shapes_pretrain', "
                      r"'video_i3d_gn_clips', 'video_i3d_gn_fashion_clips', "
                      r"'video_i3d_gn_fashion_clips_long', "
                      r"'video_i3d_r50_gn_kinetics400'\]"):

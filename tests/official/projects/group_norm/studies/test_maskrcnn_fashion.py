@@ -90,3 +90,14 @@ def test_the_backbone_has_the_papers_share_of_channels_per_group():
       study.EXPERIMENT).task.model.backbone.resnet_gn
   narrowest = int(64 * backbone.depth_multiplier)
   assert narrowest // backbone.groups == study.CHANNELS_PER_GROUP == 2
+
+
+def test_pretraining_builds_the_backbone_mask_rcnn_fine_tunes():
+  pretrain = common.get_exp_config(
+      study.PRETRAIN_EXPERIMENT).task.model.backbone.resnet_gn
+  fine_tune = common.get_exp_config(
+      study.EXPERIMENT).task.model.backbone.resnet_gn
+  fields = ('model_id', 'depth_multiplier', 'norm', 'groups', 'group_size',
+            'stem_type', 'num_stages', 'weight_standardization')
+  assert ({f: getattr(pretrain, f) for f in fields} ==
+          {f: getattr(fine_tune, f) for f in fields})
