@@ -11,9 +11,10 @@ over seeds and 95% interval; the study's exit status is the claims. Built,
 not yet run: the pretraining experiment (`PRETRAIN_EXPERIMENT`:
 Fashion-MNIST over photographs at the scenes' item scale, the backbone
 exactly as Mask R-CNN builds it, with the paper's share of channels per
-group, `CHANNELS_PER_GROUP`) and the BN* rows' freezing (`frozen_stages`).
-Not built yet: the rows' runner (config files, the 2x schedule) and the
-difficulty pilot of `maskrcnn_gn_fashion_scenes` (the best row's box AP
+group, `CHANNELS_PER_GROUP`) and each row's config (`row_overrides`: its
+norms, the BN* rows' freezing, the 2x schedule). Not built yet: the runner
+(pretraining and fine-tuning runs, recorded and gated) and the difficulty
+pilot of `maskrcnn_gn_fashion_scenes` (the best row's box AP
 within `PILOT_BAND`, its AP50 at most `MAX_AP50`). Until the pilot commits
 its setting (`PROTOCOL_FIXED`), this module runs nothing: `--report_only`
 reports what is recorded (nothing yet).
@@ -61,6 +62,9 @@ class Row:
   Attributes:
     description: The table's words for it.
     pretrained: The norm of the backbone it starts from; None from scratch.
+    backbone_norm: The backbone's norm in fine-tuning.
+    head_norm: The FPN's, box head's and mask head's (None: no norm, their
+      convolutions get biases). The RPN head has none in every row.
     schedule_scale: 1 for the base schedule, 2 for the paper's "long".
     seeds: Fine-tuning seeds.
     frozen_stages: The backbone's stages kept fixed (`ResNetGN`'s
@@ -69,23 +73,66 @@ class Row:
   """
   description: str
   pretrained: Optional[str]
+  backbone_norm: str
+  head_norm: Optional[str]
   schedule_scale: float
   seeds: Tuple[int, ...]
   frozen_stages: int = 0
 
 
+_BN_STAR = dict(pretrained='batch_norm', backbone_norm='frozen_batch_norm',
+                frozen_stages=2)
+_GN = dict(backbone_norm='group_norm', head_norm='group_norm')
 ROWS = {
     'bn_frozen': Row('BN*: frozen BN-pretrained backbone, no norm in FPN '
-                     'and heads', 'batch_norm', 1, (0, 1, 2), 2),
+                     'and heads', head_norm=None, schedule_scale=1,
+                     seeds=(0, 1, 2), **_BN_STAR),
     'bn_frozen_gn_heads': Row('BN* backbone, GN in FPN and heads',
-                              'batch_norm', 1, (0,), 2),
-    'gn': Row('GN-pretrained backbone, GN in FPN and heads', 'group_norm', 1,
-              (0, 1, 2)),
-    'bn_frozen_2x': Row('BN*, 2x schedule', 'batch_norm', 2, (0,), 2),
-    'gn_2x': Row('GN, 2x schedule', 'group_norm', 2, (0,)),
-    'gn_scratch': Row('GN from scratch, every part', None, 1, (0,)),
-    'sync_bn_scratch': Row('SyncBN from scratch, every part', None, 1, (0,)),
+                              head_norm='group_norm', schedule_scale=1,
+                              seeds=(0,), **_BN_STAR),
+    'gn': Row('GN-pretrained backbone, GN in FPN and heads', 'group_norm',
+              schedule_scale=1, seeds=(0, 1, 2), **_GN),
+    'bn_frozen_2x': Row('BN*, 2x schedule', head_norm=None, schedule_scale=2,
+                        seeds=(0,), **_BN_STAR),
+    'gn_2x': Row('GN, 2x schedule', 'group_norm', schedule_scale=2,
+                 seeds=(0,), **_GN),
+    'gn_scratch': Row('GN from scratch, every part', None, schedule_scale=1,
+                      seeds=(0,), **_GN),
+    'sync_bn_scratch': Row('SyncBN from scratch, every part', None,
+                           'sync_batch_norm', 'sync_batch_norm', 1, (0,)),
 }
+
+
+def row_overrides(name: str, params) -> Dict:
+  """A row's config diff over `EXPERIMENT`'s `params` (for `override`).
+
+  The pretrained backbone's checkpoint path is the runner's to add
+  (`task.init_checkpoint`); this sets what the row normalizes with, what it
+  freezes, which modules it initializes and, for the 2x rows, the schedule
+  twice as long (training steps, learning-rate boundaries, checkpoint and
+  evaluation intervals).
+  """
+  row = ROWS[name]
+  model = {'backbone': {'resnet_gn': {'norm': row.backbone_norm,
+                                      'frozen_stages': row.frozen_stages}},
+           'decoder': {'fpn_gn': {'norm': row.head_norm}},
+           'detection_head': {'norm': row.head_norm},
+           'mask_head': {'norm': row.head_norm}}
+  overrides = {'task': {'model': model}}
+  if row.pretrained:
+    overrides['task']['init_checkpoint_modules'] = 'backbone'
+  if row.schedule_scale != 1:
+    trainer, scale = params.trainer, row.schedule_scale
+    lr = trainer.optimizer_config.learning_rate
+    overrides['trainer'] = {
+        key: round(getattr(trainer, key) * scale)
+        for key in ('train_steps', 'checkpoint_interval',
+                    'validation_interval')}
+    overrides['trainer']['optimizer_config'] = {'learning_rate': {
+        lr.type: {'boundaries': [round(b * scale)
+                                 for b in lr.get().boundaries]}}}
+  return overrides
+
 
 # The paper's Tables 5-7 (COCO, ResNet-50, box AP / mask AP), beside ours.
 PAPER = {'bn_frozen': (37.7, 34.1), 'bn_frozen_gn_heads': (38.6, 34.2),

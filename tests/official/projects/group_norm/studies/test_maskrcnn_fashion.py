@@ -101,3 +101,48 @@ def test_pretraining_builds_the_backbone_mask_rcnn_fine_tunes():
             'stem_type', 'num_stages', 'weight_standardization')
   assert ({f: getattr(pretrain, f) for f in fields} ==
           {f: getattr(fine_tune, f) for f in fields})
+
+
+def _row_params(name):
+  params = common.get_exp_config(study.EXPERIMENT)
+  params.override(study.row_overrides(name, params), is_strict=True)
+  params.validate()
+  return params
+
+
+@pytest.mark.parametrize('name,backbone,frozen,heads', [
+    ('bn_frozen', 'frozen_batch_norm', 2, None),
+    ('bn_frozen_gn_heads', 'frozen_batch_norm', 2, 'group_norm'),
+    ('bn_frozen_2x', 'frozen_batch_norm', 2, None),
+    ('gn', 'group_norm', 0, 'group_norm'),
+    ('gn_2x', 'group_norm', 0, 'group_norm'),
+    ('gn_scratch', 'group_norm', 0, 'group_norm'),
+    ('sync_bn_scratch', 'sync_batch_norm', 0, 'sync_batch_norm'),
+])
+def test_each_row_normalizes_and_freezes_as_the_paper(name, backbone, frozen,
+                                                      heads):
+  model = _row_params(name).task.model
+  assert model.backbone.resnet_gn.norm == backbone
+  assert model.backbone.resnet_gn.frozen_stages == frozen
+  assert (model.decoder.fpn_gn.norm, model.detection_head.norm,
+          model.mask_head.norm) == (heads,) * 3
+  assert model.rpn_head.norm is None  # The paper's RPN, every row.
+
+
+def test_pretrained_rows_initialize_the_backbone_and_scratch_rows_nothing():
+  for name, row in study.ROWS.items():
+    task = _row_params(name).task
+    assert (task.init_checkpoint_modules == 'backbone') == bool(
+        row.pretrained), name
+
+
+def test_the_2x_rows_train_twice_as_long_at_the_same_rates():
+  base, long = _row_params('gn').trainer, _row_params('gn_2x').trainer
+  assert long.train_steps == 2 * base.train_steps
+  assert long.validation_interval == 2 * base.validation_interval
+  base_lr = base.optimizer_config.learning_rate.stepwise
+  long_lr = long.optimizer_config.learning_rate.stepwise
+  assert long_lr.boundaries == [2 * b for b in base_lr.boundaries]
+  assert long_lr.values == base_lr.values
+  assert (long.optimizer_config.warmup.as_dict() ==
+          base.optimizer_config.warmup.as_dict())
