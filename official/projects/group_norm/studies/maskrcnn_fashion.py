@@ -1,7 +1,7 @@
 r"""Mask R-CNN as the paper compared it, on scenes of real objects (issue 25).
 
   python -m official.projects.group_norm.studies.maskrcnn_fashion \
-      --report_only \
+      [--rows=gn,bn_frozen] [--report_only] --output_dir=runs/maskrcnn_fashion \
       --results_dir=official/projects/group_norm/docs/maskrcnn_fashion
 
 What is fixed here, before any counted run: the rows (`ROWS`, the paper's
@@ -11,10 +11,11 @@ over seeds and 95% interval; the study's exit status is the claims. Built,
 not yet run: the pretraining experiment (`PRETRAIN_EXPERIMENT`:
 Fashion-MNIST over photographs at the scenes' item scale, the backbone
 exactly as Mask R-CNN builds it, with the paper's share of channels per
-group, `CHANNELS_PER_GROUP`) and each row's config (`row_overrides`: its
-norms, the BN* rows' freezing, the 2x schedule). Not built yet: the runner
-(pretraining and fine-tuning runs, recorded and gated) and the difficulty
-pilot of `maskrcnn_gn_fashion_scenes` (the best row's box AP
+group, `CHANNELS_PER_GROUP`), each row's config (`row_overrides`: its
+norms, the BN* rows' freezing, the 2x schedule) and the runner (`run_study`:
+each norm pretrained at seeds 0 and 1, the parity gate, then the rows'
+seeds, every run recorded in the results file, the resume state). Not done:
+the difficulty pilot of `maskrcnn_gn_fashion_scenes` (the best row's box AP
 within `PILOT_BAND`, its AP50 at most `MAX_AP50`). Until the pilot commits
 its setting (`PROTOCOL_FIXED`), this module runs nothing: `--report_only`
 reports what is recorded (nothing yet).
@@ -27,14 +28,18 @@ that norm's pretraining seed s mod 2.
 
 import dataclasses
 import math
+import os
 import sys
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from absl import app
 from absl import flags
 import numpy as np
+import yaml
 
 from official.projects.group_norm import runner
+from official.projects.group_norm.configs import common
+from official.projects.group_norm.studies import engine
 from official.projects.group_norm.studies import stats
 
 EXPERIMENT = 'maskrcnn_gn_fashion_scenes'
@@ -217,11 +222,123 @@ def claims(rows: Sequence[Dict]) -> List[stats.Claim]:
   return results
 
 
+KEY_FIELDS = ('row', 'seed')
+
+
+def pretrain_name(norm: str) -> str:
+  """The results' row name (and run folder prefix) of a norm's pretraining."""
+  return f'pretrain_{norm}'
+
+
+def pretrain(output_dir: str, results: runner.ResultsFile,
+             log=print) -> Dict[str, Dict[int, float]]:
+  """Pretrains each norm at each of `PRETRAIN_SEEDS` that is not recorded.
+
+  Returns:
+    {norm: {seed: validation top-1 %}}, for `parity`.
+
+  Raises:
+    RuntimeError: if a pretraining run fails.
+  """
+  accuracies = {}
+  for norm in PRETRAIN_NORMS:
+    for seed in PRETRAIN_SEEDS:
+      name = pretrain_name(norm)
+      if results.get(row=name, seed=seed) is None:
+        run_dir = os.path.join(output_dir, f'{name}_s{seed}')
+        log(f'Pretraining {norm}, seed {seed} ({PRETRAIN_EXPERIMENT}), logs '
+            f'in {run_dir}')
+        result = runner.run_train(runner.train_command(
+            PRETRAIN_EXPERIMENT, run_dir, cpu_replicas=2, seed=seed,
+            params_override=f'task.model.backbone.resnet_gn.norm={norm}'),
+                                  run_dir)
+        if not result.ok:
+          raise RuntimeError(f'Pretraining {norm} (seed {seed}) failed '
+                             f'(exit {result.returncode}): '
+                             f'{result.last_error()}')
+        results.put({'row': name, 'seed': seed,
+                     'accuracy': result.metrics['accuracy'],
+                     'steps': result.metrics['global_step'],
+                     'wall_s': result.wall_s,
+                     **engine.error_curves(result.history)})
+      accuracy = results.get(row=name, seed=seed)['accuracy']
+      accuracies.setdefault(norm, {})[seed] = 100 * accuracy
+      log(f'  {norm} backbone, seed {seed}: top-1 {100 * accuracy:.2f}%')
+  return accuracies
+
+
+def fine_tune(name: str, seed: int, output_dir: str,
+              results: runner.ResultsFile, log=print) -> Dict:
+  """Trains and evaluates one (row, seed) unless recorded; returns its row.
+
+  Raises:
+    RuntimeError: if the run fails.
+  """
+  recorded = results.get(row=name, seed=seed)
+  if recorded is not None:
+    return recorded
+  row = ROWS[name]
+  run_dir = os.path.join(output_dir, f'{name}_s{seed}')
+  overrides = row_overrides(name, common.get_exp_config(EXPERIMENT))
+  if row.pretrained:
+    overrides['task']['init_checkpoint'] = os.path.join(
+        output_dir, f'{pretrain_name(row.pretrained)}_s{pretrain_seed(seed)}')
+  os.makedirs(run_dir, exist_ok=True)
+  row_yaml = os.path.join(run_dir, 'row.yaml')
+  with open(row_yaml, 'w') as f:
+    yaml.safe_dump(overrides, f)
+  log(f'{name} ({row.description}), seed {seed}: logs in {run_dir}')
+  result = runner.run_train(runner.train_command(
+      EXPERIMENT, run_dir, cpu_replicas=2, seed=seed,
+      config_files=[row_yaml]), run_dir)
+  if not result.ok:
+    raise RuntimeError(f'The {name} run (seed {seed}) failed (exit '
+                       f'{result.returncode}): {result.last_error()}')
+  recorded = {'row': name, 'seed': seed,
+              'steps': result.metrics['global_step'], 'wall_s': result.wall_s,
+              **{k: result.metrics[k] for k in METRICS}}
+  results.put(recorded)
+  log(f'  box AP {100 * recorded["AP"]:.2f}, AP50 '
+      f'{100 * recorded["AP50"]:.2f}, mask AP {100 * recorded["mask_AP"]:.2f}')
+  return recorded
+
+
+def run_study(names: Sequence[str], output_dir: str, results_dir: str,
+              log=print) -> List[Dict]:
+  """Pretrains (gated on parity), then fine-tunes the rows' missing seeds.
+
+  Raises:
+    RuntimeError: before the pilot has fixed the protocol, when the
+      backbones are not at parity (nothing fine-tunes), or when a run fails.
+  """
+  if not PROTOCOL_FIXED:
+    raise RuntimeError(
+        'The pilot has not fixed the scenes and the pretraining yet '
+        f'(best row box AP within {PILOT_BAND}, AP50 at most {MAX_AP50}): '
+        'no counted run before it is.')
+  unknown = sorted(set(names) - set(ROWS))
+  if unknown:
+    raise ValueError(f'Unknown rows {unknown}; choose from {list(ROWS)}.')
+  results = runner.ResultsFile(
+      os.path.join(results_dir, runner.RESULTS_FILE), KEY_FIELDS,
+      {'experiment': EXPERIMENT, 'pretrain_experiment': PRETRAIN_EXPERIMENT})
+  if any(ROWS[n].pretrained for n in names):
+    passed, message = parity(pretrain(output_dir, results, log))
+    log(message)
+    if not passed:
+      raise RuntimeError(message)
+  seeds = sorted({s for n in names for s in ROWS[n].seeds})
+  return [fine_tune(n, s, output_dir, results, log)
+          for s in seeds for n in names if s in ROWS[n].seeds]
+
+
 def main(_) -> None:
-  """Reports the claims over what is recorded; runs nothing yet."""
+  """Runs the rows (unless --report_only); the exit status is the claims."""
   if not FLAGS.report_only:
-    sys.exit('The study runs nothing before its pilot fixes the scenes and '
-             'the pretraining (PROTOCOL_FIXED is False); use --report_only.')
+    try:
+      run_study(FLAGS.rows, FLAGS.output_dir, FLAGS.results_dir)
+    except (RuntimeError, ValueError) as e:
+      sys.exit(str(e))
   results = claims(runner.read_rows(FLAGS.results_dir))
   print(stats.format_claims(results))
   if not all(c.held for c in results):
@@ -236,4 +353,7 @@ if __name__ == '__main__':
                       'The results file (resume state) and the report.')
   flags.DEFINE_boolean('report_only', False, 'Run nothing; report what is '
                        'recorded.')
+  flags.DEFINE_list('rows', list(ROWS), f'Rows to run, of {list(ROWS)}.')
+  flags.DEFINE_string('output_dir', 'runs/maskrcnn_fashion', 'One run folder '
+                      'per pretraining and (row, seed) goes here.')
   app.run(main)

@@ -1,7 +1,11 @@
-"""The Mask R-CNN Fashion study: rows, the parity gate and the claims."""
+"""The Mask R-CNN Fashion study: rows, the parity gate, the runner, claims."""
+
+import os
 
 import pytest
+import yaml
 
+from official.projects.group_norm import runner
 from official.projects.group_norm.configs import common
 from official.projects.group_norm.studies import maskrcnn_fashion as study
 
@@ -146,3 +150,70 @@ def test_the_2x_rows_train_twice_as_long_at_the_same_rates():
   assert long_lr.values == base_lr.values
   assert (long.optimizer_config.warmup.as_dict() ==
           base.optimizer_config.warmup.as_dict())
+
+
+class _FakeRuns:
+  """Stands in for runner.run_train: records commands, returns metrics."""
+
+  def __init__(self, accuracy):
+    self.commands = []
+    self.accuracy = accuracy  # {norm: top-1 fraction}
+
+  def __call__(self, command, run_dir):
+    self.commands.append(command)
+    if 'resnet_gn_fashion_scenes_pretrain' in ' '.join(command):
+      norm = command[-1].rsplit('=', 1)[1]
+      metrics = {'accuracy': self.accuracy[norm], 'global_step': 10}
+    else:
+      metrics = {'global_step': 10, 'AP': 0.5, 'AP50': 0.8, 'mask_AP': 0.45}
+    return runner.RunResult(0, 1.0, metrics, os.path.join(run_dir, 'log'))
+
+
+def _study(monkeypatch, accuracy):
+  fake = _FakeRuns(accuracy)
+  monkeypatch.setattr(runner, 'run_train', fake)
+  monkeypatch.setattr(study, 'PROTOCOL_FIXED', True)
+  return fake
+
+
+def test_no_counted_run_before_the_pilot_fixes_the_protocol(tmp_path):
+  with pytest.raises(RuntimeError, match='pilot has not fixed'):
+    study.run_study(['gn'], str(tmp_path / 'runs'), str(tmp_path / 'docs'))
+  assert not os.path.exists(tmp_path / 'runs')
+
+
+def test_unequal_backbones_stop_the_study_before_any_fine_tuning(
+    tmp_path, monkeypatch):
+  fake = _study(monkeypatch, {'batch_norm': 0.90, 'group_norm': 0.87})
+  with pytest.raises(RuntimeError, match='group_norm is behind by 3.00'):
+    study.run_study(['gn', 'bn_frozen'], str(tmp_path / 'runs'),
+                    str(tmp_path / 'docs'), log=lambda _: None)
+  assert len(fake.commands) == 4  # Two norms x two seeds, nothing else.
+
+
+def test_rows_fine_tune_from_their_norms_backbones_and_resume(tmp_path,
+                                                              monkeypatch):
+  fake = _study(monkeypatch, {'batch_norm': 0.900, 'group_norm': 0.895})
+  runs, docs = str(tmp_path / 'runs'), str(tmp_path / 'docs')
+  rows = study.run_study(['gn', 'bn_frozen', 'gn_scratch'], runs, docs,
+                         log=lambda _: None)
+  assert [(r['row'], r['seed']) for r in rows] == [
+      ('gn', 0), ('bn_frozen', 0), ('gn_scratch', 0), ('gn', 1),
+      ('bn_frozen', 1), ('gn', 2), ('bn_frozen', 2)]
+  fine_tunes = fake.commands[4:]
+  with open(os.path.join(runs, 'bn_frozen_s1', 'row.yaml')) as f:
+    bn_star = yaml.safe_load(f)['task']
+  assert bn_star['init_checkpoint'] == os.path.join(
+      runs, 'pretrain_batch_norm_s1')
+  assert bn_star['model']['backbone']['resnet_gn']['frozen_stages'] == 2
+  with open(os.path.join(runs, 'gn_s2', 'row.yaml')) as f:
+    assert yaml.safe_load(f)['task']['init_checkpoint'].endswith(
+        'pretrain_group_norm_s0')
+  with open(os.path.join(runs, 'gn_scratch_s0', 'row.yaml')) as f:
+    assert 'init_checkpoint' not in yaml.safe_load(f)['task']
+  assert all('--seed=' in ' '.join(c) for c in fine_tunes)
+  again = study.run_study(['gn', 'bn_frozen', 'gn_scratch'], runs, docs,
+                          log=lambda _: None)
+  assert again == rows and len(fake.commands) == 4 + 7  # Nothing reran.
+  assert [c.held for c in study.claims(runner.read_rows(docs))][:2] == [
+      True, True]  # Equal fake APs: GN at least BN*.
