@@ -4,6 +4,11 @@ r"""Mask R-CNN as the paper compared it, on scenes of real objects (issue 25).
       [--rows=gn,bn_frozen] [--report_only] --output_dir=runs/maskrcnn_fashion \
       --results_dir=official/projects/group_norm/docs/maskrcnn_fashion
 
+`--pilot=NAME [--pilot_pretrain_override=..] [--pilot_override=..]` runs the
+difficulty pilot instead: both norms pretrained and `PILOT_ROWS` fine-tuned
+at seed 0, under `pilot/NAME` of the run and results folders, counting for
+no claim.
+
 What is fixed here, before any counted run: the rows (`ROWS`, the paper's
 Tables 5-7 at our scale) with their seeds, the pretraining parity gate
 (`parity`) and the claims (`claims`), each printed with its paired difference
@@ -231,8 +236,16 @@ def pretrain_name(norm: str) -> str:
 
 
 def pretrain(output_dir: str, results: runner.ResultsFile,
+             seeds: Sequence[int] = PRETRAIN_SEEDS, override: str = '',
              log=print) -> Dict[str, Dict[int, float]]:
-  """Pretrains each norm at each of `PRETRAIN_SEEDS` that is not recorded.
+  """Pretrains each norm at each of `seeds` that is not recorded.
+
+  Args:
+    output_dir: One run folder per (norm, seed) goes here.
+    results: The results file, the resume state.
+    seeds: The pretraining seeds.
+    override: More `--params_override` (the pilot's).
+    log: Progress goes here.
 
   Returns:
     {norm: {seed: validation top-1 %}}, for `parity`.
@@ -242,7 +255,7 @@ def pretrain(output_dir: str, results: runner.ResultsFile,
   """
   accuracies = {}
   for norm in PRETRAIN_NORMS:
-    for seed in PRETRAIN_SEEDS:
+    for seed in seeds:
       name = pretrain_name(norm)
       if results.get(row=name, seed=seed) is None:
         run_dir = os.path.join(output_dir, f'{name}_s{seed}')
@@ -250,7 +263,9 @@ def pretrain(output_dir: str, results: runner.ResultsFile,
             f'in {run_dir}')
         result = runner.run_train(runner.train_command(
             PRETRAIN_EXPERIMENT, run_dir, cpu_replicas=2, seed=seed,
-            params_override=f'task.model.backbone.resnet_gn.norm={norm}'),
+            params_override=','.join(
+                filter(None, [f'task.model.backbone.resnet_gn.norm={norm}',
+                              override]))),
                                   run_dir)
         if not result.ok:
           raise RuntimeError(f'Pretraining {norm} (seed {seed}) failed '
@@ -268,8 +283,11 @@ def pretrain(output_dir: str, results: runner.ResultsFile,
 
 
 def fine_tune(name: str, seed: int, output_dir: str,
-              results: runner.ResultsFile, log=print) -> Dict:
+              results: runner.ResultsFile, override: str = '',
+              log=print) -> Dict:
   """Trains and evaluates one (row, seed) unless recorded; returns its row.
+
+  `override` (the pilot's) is passed as `--params_override`, after the row's.
 
   Raises:
     RuntimeError: if the run fails.
@@ -290,7 +308,7 @@ def fine_tune(name: str, seed: int, output_dir: str,
   log(f'{name} ({row.description}), seed {seed}: logs in {run_dir}')
   result = runner.run_train(runner.train_command(
       EXPERIMENT, run_dir, cpu_replicas=2, seed=seed,
-      config_files=[row_yaml]), run_dir)
+      config_files=[row_yaml], params_override=override), run_dir)
   if not result.ok:
     raise RuntimeError(f'The {name} run (seed {seed}) failed (exit '
                        f'{result.returncode}): {result.last_error()}')
@@ -323,17 +341,65 @@ def run_study(names: Sequence[str], output_dir: str, results_dir: str,
       os.path.join(results_dir, runner.RESULTS_FILE), KEY_FIELDS,
       {'experiment': EXPERIMENT, 'pretrain_experiment': PRETRAIN_EXPERIMENT})
   if any(ROWS[n].pretrained for n in names):
-    passed, message = parity(pretrain(output_dir, results, log))
+    passed, message = parity(pretrain(output_dir, results, log=log))
     log(message)
     if not passed:
       raise RuntimeError(message)
   seeds = sorted({s for n in names for s in ROWS[n].seeds})
-  return [fine_tune(n, s, output_dir, results, log)
+  return [fine_tune(n, s, output_dir, results, log=log)
           for s in seeds for n in names if s in ROWS[n].seeds]
+
+
+PILOT_ROWS = ('gn', 'bn_frozen')
+
+
+def run_pilot(name: str, output_dir: str, results_dir: str,
+              pretrain_override: str = '', override: str = '',
+              log=print) -> List[Dict]:
+  """One pilot setting: both norms pretrained and `PILOT_ROWS` at seed 0.
+
+  Counts for no claim: its runs and results file go under `pilot/<name>` of
+  `output_dir` and `results_dir`. Parity over seed 0 is printed, not gated.
+
+  Args:
+    name: The setting's folder name.
+    output_dir: Run folders go under `<output_dir>/pilot/<name>`.
+    results_dir: Its results file under `<results_dir>/pilot/<name>`.
+    pretrain_override: `--params_override` of the pretraining runs.
+    override: `--params_override` of the fine-tuning runs.
+    log: Progress goes here.
+
+  Returns:
+    The fine-tuning rows, `PILOT_ROWS` in order.
+  """
+  if not name or os.sep in name or name.startswith('.'):
+    raise ValueError(f'A pilot name is a plain folder name; received {name!r}.')
+  log(f'Pilot {name!r} (counts for no claim): pretraining override '
+      f'{pretrain_override!r}, fine-tuning override {override!r}.')
+  output_dir = os.path.join(output_dir, 'pilot', name)
+  results = runner.ResultsFile(
+      os.path.join(results_dir, 'pilot', name, runner.RESULTS_FILE),
+      KEY_FIELDS, {'experiment': EXPERIMENT, 'override': override,
+                   'pretrain_experiment': PRETRAIN_EXPERIMENT,
+                   'pretrain_override': pretrain_override})
+  accuracies = pretrain(output_dir, results, (0,), pretrain_override, log)
+  log(' / '.join(f'{norm} {acc[0]:.2f}%' for norm, acc in accuracies.items())
+      + ' top-1 at seed 0 (the gate needs seeds '
+      f'{PRETRAIN_SEEDS} within {PARITY} point).')
+  return [fine_tune(row, 0, output_dir, results, override, log)
+          for row in PILOT_ROWS]
 
 
 def main(_) -> None:
   """Runs the rows (unless --report_only); the exit status is the claims."""
+  if FLAGS.pilot:
+    for row in run_pilot(FLAGS.pilot, FLAGS.output_dir, FLAGS.results_dir,
+                         FLAGS.pilot_pretrain_override, FLAGS.pilot_override):
+      print(f'Pilot {FLAGS.pilot!r}, {row["row"]}: box AP '
+            f'{100 * row["AP"]:.1f}, AP50 {100 * row["AP50"]:.1f}, mask AP '
+            f'{100 * row["mask_AP"]:.1f} (band {PILOT_BAND}, AP50 at most '
+            f'{MAX_AP50}).')
+    return
   if not FLAGS.report_only:
     try:
       run_study(FLAGS.rows, FLAGS.output_dir, FLAGS.results_dir)
@@ -356,4 +422,10 @@ if __name__ == '__main__':
   flags.DEFINE_list('rows', list(ROWS), f'Rows to run, of {list(ROWS)}.')
   flags.DEFINE_string('output_dir', 'runs/maskrcnn_fashion', 'One run folder '
                       'per pretraining and (row, seed) goes here.')
+  flags.DEFINE_string('pilot', None, 'Run the difficulty pilot under this '
+                      f'name instead: pretraining and {PILOT_ROWS} at seed 0.')
+  flags.DEFINE_string('pilot_pretrain_override', '', 'The pilot pretraining\'s '
+                      '--params_override (e.g. trainer.train_steps=...).')
+  flags.DEFINE_string('pilot_override', '', 'The pilot fine-tuning\'s '
+                      '--params_override.')
   app.run(main)

@@ -1,6 +1,7 @@
 """The Mask R-CNN Fashion study: rows, the parity gate, the runner, claims."""
 
 import os
+import re
 
 import pytest
 import yaml
@@ -162,7 +163,7 @@ class _FakeRuns:
   def __call__(self, command, run_dir):
     self.commands.append(command)
     if 'resnet_gn_fashion_scenes_pretrain' in ' '.join(command):
-      norm = command[-1].rsplit('=', 1)[1]
+      norm = re.search(r'resnet_gn\.norm=(\w+)', command[-1]).group(1)
       metrics = {'accuracy': self.accuracy[norm], 'global_step': 10}
     else:
       metrics = {'global_step': 10, 'AP': 0.5, 'AP50': 0.8, 'mask_AP': 0.45}
@@ -217,3 +218,25 @@ def test_rows_fine_tune_from_their_norms_backbones_and_resume(tmp_path,
   assert again == rows and len(fake.commands) == 4 + 7  # Nothing reran.
   assert [c.held for c in study.claims(runner.read_rows(docs))][:2] == [
       True, True]  # Equal fake APs: GN at least BN*.
+
+
+def test_the_pilot_runs_seed_0_apart_from_the_counted_results(tmp_path,
+                                                              monkeypatch):
+  fake = _FakeRuns({'batch_norm': 0.90, 'group_norm': 0.85})
+  monkeypatch.setattr(runner, 'run_train', fake)  # PROTOCOL_FIXED stays False.
+  runs, docs = str(tmp_path / 'runs'), str(tmp_path / 'docs')
+  rows = study.run_pilot('short', runs, docs, 'trainer.train_steps=7',
+                         'trainer.train_steps=9', log=lambda _: None)
+  assert [(r['row'], r['seed']) for r in rows] == [('gn', 0), ('bn_frozen', 0)]
+  pretraining, fine_tuning = fake.commands[:2], fake.commands[2:]
+  assert all(c[-1].endswith(',trainer.train_steps=7') for c in pretraining)
+  assert all(c[-1] == '--params_override=trainer.train_steps=9'
+             for c in fine_tuning)
+  assert len(fake.commands) == 4  # No parity gate: seed 0 of each, 2 rows.
+  with open(os.path.join(runs, 'pilot', 'short', 'gn_s0', 'row.yaml')) as f:
+    assert yaml.safe_load(f)['task']['init_checkpoint'] == os.path.join(
+        runs, 'pilot', 'short', 'pretrain_group_norm_s0')
+  assert runner.read_rows(docs) == []  # Nothing counted.
+  assert len(runner.read_rows(os.path.join(docs, 'pilot', 'short'))) == 4
+  with pytest.raises(ValueError, match='plain folder name'):
+    study.run_pilot('../x', runs, docs)
