@@ -146,7 +146,8 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
     output_dir: Folder of the two files.
     num_train: Training clips (items from the training split).
     num_val: Validation clips (items from the test split).
-    num_items: Items a clip, 2 to 10; each gets a column of the frame.
+    num_items: Items a clip, 1 to 10; each gets a column of the frame (one
+      item: the mover alone, the frame's full width).
     num_frames: Frames a clip, at least 4.
     frame_size: Side of the frames; each item is frame_size // num_items
       pixels wide, at least 12.
@@ -159,8 +160,8 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
   Raises:
     ValueError: for bad sizes or counts (before anything is read or written).
   """
-  if not 2 <= num_items <= NUM_ITEM_CLASSES:
-    raise ValueError(f'num_items must be 2..{NUM_ITEM_CLASSES}; received '
+  if not 1 <= num_items <= NUM_ITEM_CLASSES:
+    raise ValueError(f'num_items must be 1..{NUM_ITEM_CLASSES}; received '
                      f'{num_items}.')
   if num_frames < 4 or frame_size // num_items < 12:
     raise ValueError(
