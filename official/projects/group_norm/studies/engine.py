@@ -119,6 +119,41 @@ class Cell:
     return f'{self.line}_b{self.per_replica_batch}_s{self.seed}'
 
 
+def scaled_schedule(trainer, epochs_scale: float,
+                    batch_scale: float = 1.0) -> Dict:
+  """The trainer diff that trains `epochs_scale` times the epochs.
+
+  Args:
+    trainer: The experiment's `TrainerConfig`, with a stepwise learning rate.
+    epochs_scale: Times the epochs: the training steps, learning-rate
+      boundaries and checkpoint/evaluation intervals grow by it (warm-up
+      and loop lengths do not).
+    batch_scale: The new global batch over the experiment's: every step
+      count shrinks by it (the same epochs).
+
+  Returns:
+    {'train_steps', 'checkpoint_interval', 'validation_interval',
+    'optimizer_config': {'learning_rate': {'stepwise': {'boundaries'}}}}.
+
+  Raises:
+    ValueError: for a learning rate that is not stepwise.
+  """
+  lr = trainer.optimizer_config.learning_rate
+  if lr.type != 'stepwise':
+    raise ValueError(f'A study rescales stepwise learning rates; this '
+                     f'experiment\'s is {lr.type!r}.')
+
+  def steps(n):
+    return max(1, round(n * epochs_scale / batch_scale))
+
+  return {
+      **{key: steps(getattr(trainer, key)) for key in (
+          'train_steps', 'checkpoint_interval', 'validation_interval')},
+      'optimizer_config': {'learning_rate': {'stepwise': {
+          'boundaries': [steps(b) for b in lr.stepwise.boundaries]}}},
+  }
+
+
 def cell_overrides(params, cell: Cell, replicas: int,
                    base_learning_rate: Optional[float] = None,
                    schedule_scale: float = 1.0) -> Dict:
@@ -160,33 +195,23 @@ def cell_overrides(params, cell: Cell, replicas: int,
   def steps(n):  # Same number of epochs: n steps at the reference batch.
     return max(1, round(n / scale))
 
-  def scaled_steps(n):  # `schedule_scale` times the epochs.
-    return steps(n * schedule_scale)
-
   trainer = params.trainer
   optimizer = trainer.optimizer_config
-  lr = optimizer.learning_rate
-  if lr.type != 'stepwise':
-    raise ValueError(f'A study rescales stepwise learning rates; this '
-                     f'experiment\'s is {lr.type!r}.')
-  values = lr.stepwise.values
+  schedule = scaled_schedule(trainer, schedule_scale, scale)
+  values = optimizer.learning_rate.stepwise.values
   first = (base_learning_rate * global_batch / 256 if base_learning_rate
            else values[0] * scale)
-  learning_rate = {'stepwise': {
-      'boundaries': [scaled_steps(b) for b in lr.stepwise.boundaries],
-      'values': [first * v / values[0] for v in values]}}
+  schedule['optimizer_config']['learning_rate']['stepwise']['values'] = [
+      first * v / values[0] for v in values]
   overrides = {
       'task': {
           'model': {'backbone': {backbone_type: settings}},
           'train_data': {'global_batch_size': global_batch, 'seed': cell.seed},
       },
       'trainer': {
-          'train_steps': scaled_steps(trainer.train_steps),
+          **schedule,
           'steps_per_loop': steps(trainer.steps_per_loop),
           'summary_interval': steps(trainer.summary_interval),
-          'checkpoint_interval': scaled_steps(trainer.checkpoint_interval),
-          'validation_interval': scaled_steps(trainer.validation_interval),
-          'optimizer_config': {'learning_rate': learning_rate},
       },
   }
   if optimizer.warmup.type == 'linear':

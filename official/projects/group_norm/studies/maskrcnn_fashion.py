@@ -132,15 +132,8 @@ def row_overrides(name: str, params) -> Dict:
   if row.pretrained:
     overrides['task']['init_checkpoint_modules'] = 'backbone'
   if row.schedule_scale != 1:
-    trainer, scale = params.trainer, row.schedule_scale
-    lr = trainer.optimizer_config.learning_rate
-    overrides['trainer'] = {
-        key: round(getattr(trainer, key) * scale)
-        for key in ('train_steps', 'checkpoint_interval',
-                    'validation_interval')}
-    overrides['trainer']['optimizer_config'] = {'learning_rate': {
-        lr.type: {'boundaries': [round(b * scale)
-                                 for b in lr.get().boundaries]}}}
+    overrides['trainer'] = engine.scaled_schedule(params.trainer,
+                                                  row.schedule_scale)
   return overrides
 
 
