@@ -11,6 +11,7 @@ YAML `configs/experiments/video_i3d_gn_clips_bn.yaml`.
 
 import dataclasses
 import os
+from typing import Tuple
 
 from official.core import config_definitions as cfg
 from official.core import exp_factory
@@ -65,9 +66,12 @@ class VideoClassificationTask(mg_video.VideoClassificationTask):
   # the train/validation paths match no file.
   make_clips_if_missing: bool = False
   # Or the Fashion-MNIST clips (data/make_fashion_clips: this many items a
-  # clip, the data configs' num_examples clips a split).
+  # clip, each this fraction of its column wide, the mover at this speed
+  # range; the data configs' num_examples clips a split).
   make_fashion_clips_if_missing: bool = False
   fashion_clips_items: int = 2
+  fashion_clips_item_scale: float = 1.0
+  fashion_clips_speed: Tuple[float, float] = make_fashion_clips.SPEED
 
 
 @exp_factory.register_config_factory('video_i3d_r50_gn_kinetics400')

@@ -64,7 +64,8 @@ def label_of(item_class: int, direction: int) -> int:
 
 def make_clip(rng: np.random.Generator, label: int, items_by_class,
               num_items: int, num_frames: int, size: int, photographs,
-              speed: Tuple[float, float] = SPEED) -> np.ndarray:
+              speed: Tuple[float, float] = SPEED,
+              item_scale: float = 1.0) -> np.ndarray:
   """One clip of class `label`: uint8 [num_frames, size, size, 3].
 
   Args:
@@ -76,8 +77,10 @@ def make_clip(rng: np.random.Generator, label: int, items_by_class,
     num_frames: Frames of the clip.
     size: Side of the square frames.
     photographs: `make_shapes.load_photographs()`.
-    speed: The mover's speed range, fractions of `size` per frame; it wraps
-      around its column.
+    speed: The mover's speed range, fractions of `size` per frame. Where
+      its path fits in the column it starts where it never leaves the
+      frame; otherwise it wraps around its column.
+    item_scale: Each item's side as a fraction of its column's width.
   """
   mover_class, direction = divmod(label, 2)
   others = rng.permutation(
@@ -85,7 +88,7 @@ def make_clip(rng: np.random.Generator, label: int, items_by_class,
   classes = [mover_class, *others[:num_items - 1]]
   columns = rng.permutation(num_items)  # The mover's column is random.
   width = size // num_items
-  side = width  # Each item fills its column's width.
+  side = max(1, round(width * item_scale))
   still = make_clips.BACKGROUND_DIMMING * make_shapes.background(
       rng, size, photographs).astype(np.float32)
   path = rng.uniform(*speed) * (num_frames - 1) * size
@@ -98,9 +101,10 @@ def make_clip(rng: np.random.Generator, label: int, items_by_class,
                        np.float32)[..., None] / 255
     tint = rng.integers(make_clips.MIN_SHAPE_LEVEL, 256, size=3).astype(
         np.float32)
-    left = int(columns[i]) * width
-    if i == 0:  # Drawn moving up, wrapping around the column.
-      start = rng.uniform(0, size)
+    left = int(columns[i]) * width + int(rng.integers(width - side + 1))
+    if i == 0:  # Drawn moving up; wrapping only where its path overflows.
+      start = (rng.uniform(path, size - side) if path <= size - side
+               else rng.uniform(0, size))
       tops = start - path * np.linspace(0.0, 1.0, num_frames)
     else:
       tops = np.full(num_frames, rng.uniform(0, size - side))
@@ -122,14 +126,14 @@ def _items_by_class(items, labels):
 
 
 def _clips(count: int, items_by_class, num_items: int, num_frames: int,
-           size: int, seed: int, speed: Tuple[float, float]
-           ) -> Iterator[Tuple[np.ndarray, int]]:
+           size: int, seed: int, speed: Tuple[float, float],
+           item_scale: float) -> Iterator[Tuple[np.ndarray, int]]:
   rng = np.random.default_rng(seed)
   photographs = make_shapes.load_photographs()
   for i in range(count):
     label = i % NUM_CLASSES
     yield make_clip(rng, label, items_by_class, num_items, num_frames, size,
-                    photographs, speed), label
+                    photographs, speed, item_scale), label
 
 
 def make_fashion_clips(output_dir: str, num_train: int = 4000,
@@ -138,6 +142,7 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
                        seed: int = 0,
                        fashion_mnist_dir: Optional[str] = None,
                        speed: Tuple[float, float] = SPEED,
+                       item_scale: float = 1.0,
                        log: Callable[[str], None] = print,
                        **load_kwargs) -> Dict[str, str]:
   """Writes the train and validation TFRecords; returns {file name: path}.
@@ -154,6 +159,8 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
     seed: Seed of the training split (validation: seed + 1).
     fashion_mnist_dir: A folder holding the four files (the explicit route).
     speed: The mover's speed range, fractions of the side a frame.
+    item_scale: Each item's side as a fraction of its column's width, in
+      (0, 1]; at least 12 pixels.
     log: Receives the route taken and the files written.
     **load_kwargs: Further `fashion_mnist.load` arguments (tests).
 
@@ -163,13 +170,16 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
   if not 1 <= num_items <= NUM_ITEM_CLASSES:
     raise ValueError(f'num_items must be 1..{NUM_ITEM_CLASSES}; received '
                      f'{num_items}.')
-  if num_frames < 4 or frame_size // num_items < 12:
+  if not 0 < item_scale <= 1:
+    raise ValueError(f'item_scale must be in (0, 1]; received {item_scale}.')
+  side = round(frame_size // num_items * item_scale)
+  if num_frames < 4 or side < 12:
     raise ValueError(
-        f'num_frames={num_frames} must be >= 4 and frame_size // num_items '
-        f'({frame_size} // {num_items}) >= 12 pixels an item.')
+        f'num_frames={num_frames} must be >= 4 and an item\'s side '
+        f'(frame_size // num_items * item_scale: {frame_size} // {num_items} '
+        f'* {item_scale}) >= 12 pixels.')
   if not 0 < speed[0] <= speed[1]:
     raise ValueError(f'speed={speed} must be a range 0 < low <= high.')
-  side = frame_size // num_items
   if speed[1] * frame_size > MAX_STEP * side:
     raise ValueError(
         f'speed up to {speed[1]} of the side a frame moves a {side}-pixel '
@@ -183,7 +193,8 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
 
   def examples(is_training, count, split_seed):
     for clip, label in _clips(count, items[is_training], num_items,
-                              num_frames, frame_size, split_seed, speed):
+                              num_frames, frame_size, split_seed, speed,
+                              item_scale):
       yield make_clips.clip_example(clip, label)
 
   paths = records.write_splits(output_dir, num_train, num_val, seed,

@@ -64,6 +64,9 @@ class VideoClassificationTask(mg_video.VideoClassificationTask):
         make_fashion_clips.make_fashion_clips(
             folder, num_train=config.train_data.num_examples,
             num_val=config.validation_data.num_examples,
-            num_items=config.fashion_clips_items, log=logging.info, **shape)
+            num_items=config.fashion_clips_items,
+            item_scale=config.fashion_clips_item_scale,
+            speed=tuple(config.fashion_clips_speed), log=logging.info,
+            **shape)
     input_checks.check_input_path(params)
     return super().build_inputs(params, input_context)

@@ -96,6 +96,23 @@ def test_the_mover_goes_up_in_an_up_clip_wrapping_around(items, num_frames):
     assert np.mean(shifts) < -1, shifts  # Up: rows decrease.
 
 
+def test_a_mover_whose_path_fits_stays_whole_in_every_frame():
+  # Opaque square items: their pixels are exactly the tint, no noise.
+  squares = {c: np.full((1, 28, 28), 255, np.uint8) for c in range(10)}
+  for seed in range(6):
+    rng = np.random.default_rng(seed)
+    clip = make_fashion_clips.make_clip(
+        rng, make_fashion_clips.label_of(1, 0), squares, 1, 16, 48,
+        make_shapes.load_photographs(), speed=(0.015, 0.025), item_scale=0.6)
+    colours, counts = np.unique(clip.reshape(-1, 3), axis=0,
+                                return_counts=True)
+    tint = colours[np.argmax(counts)]
+    for frame in clip:
+      rows = np.flatnonzero((frame == tint).all(-1).sum(-1) >= 29)
+      # One band of the item's 29 rows: never split over the top and bottom.
+      np.testing.assert_array_equal(rows, np.arange(rows[0], rows[0] + 29))
+
+
 def test_training_clips_use_training_items_and_validation_test_items(
     tmp_path, files, monkeypatch):
   seen = []
@@ -113,7 +130,9 @@ def test_training_clips_use_training_items_and_validation_test_items(
 @pytest.mark.parametrize('kwargs,message', [
     (dict(num_items=0), 'num_items must be 1..10'),
     (dict(num_frames=3), 'num_frames=3 must be >= 4'),
-    (dict(frame_size=30, num_items=3), r'>= 12 pixels an item'),
+    (dict(frame_size=30, num_items=3), r'>= 12 pixels'),
+    (dict(item_scale=0.2), r'\* 0.2\) >= 12 pixels'),
+    (dict(item_scale=1.5), r'item_scale must be in \(0, 1\]'),
     (dict(num_val=0), 'must be >= 1'),
     (dict(speed=(0.1, 0.3)), 'more than 0.5 of its side'),
     (dict(speed=(0.03, 0.02)), r'speed=\(0.03, 0.02\) must be a range'),
