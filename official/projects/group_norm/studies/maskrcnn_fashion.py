@@ -113,7 +113,7 @@ ROWS = {
 }
 
 
-def row_overrides(name: str, params) -> Dict:
+def row_overrides(name: str, params, schedule_scale: float = 1.0) -> Dict:
   """A row's config diff over `EXPERIMENT`'s `params` (for `override`).
 
   The pretrained backbone's checkpoint path is the runner's to add
@@ -131,9 +131,9 @@ def row_overrides(name: str, params) -> Dict:
   overrides = {'task': {'model': model}}
   if row.pretrained:
     overrides['task']['init_checkpoint_modules'] = 'backbone'
-  if row.schedule_scale != 1:
-    overrides['trainer'] = engine.scaled_schedule(params.trainer,
-                                                  row.schedule_scale)
+  if row.schedule_scale * schedule_scale != 1:  # A pilot's scale, too.
+    overrides['trainer'] = engine.scaled_schedule(
+        params.trainer, row.schedule_scale * schedule_scale)
   return overrides
 
 
@@ -277,10 +277,13 @@ def pretrain(output_dir: str, results: runner.ResultsFile,
 
 def fine_tune(name: str, seed: int, output_dir: str,
               results: runner.ResultsFile, override: str = '',
-              log=print) -> Dict:
+              log=print, pretrain_dir: Optional[str] = None,
+              schedule_scale: float = 1.0) -> Dict:
   """Trains and evaluates one (row, seed) unless recorded; returns its row.
 
-  `override` (the pilot's) is passed as `--params_override`, after the row's.
+  `override` (the pilot's) is passed as `--params_override`, after the row's;
+  the pretrained backbones are read from `pretrain_dir` (`output_dir` if
+  None); a pilot's `schedule_scale` multiplies the row's.
 
   Raises:
     RuntimeError: if the run fails.
@@ -290,10 +293,12 @@ def fine_tune(name: str, seed: int, output_dir: str,
     return recorded
   row = ROWS[name]
   run_dir = os.path.join(output_dir, f'{name}_s{seed}')
-  overrides = row_overrides(name, common.get_exp_config(EXPERIMENT))
+  overrides = row_overrides(name, common.get_exp_config(EXPERIMENT),
+                            schedule_scale)
   if row.pretrained:
     overrides['task']['init_checkpoint'] = os.path.join(
-        output_dir, f'{pretrain_name(row.pretrained)}_s{pretrain_seed(seed)}')
+        pretrain_dir or output_dir,
+        f'{pretrain_name(row.pretrained)}_s{pretrain_seed(seed)}')
   os.makedirs(run_dir, exist_ok=True)
   row_yaml = os.path.join(run_dir, 'row.yaml')
   with open(row_yaml, 'w') as f:
@@ -348,7 +353,8 @@ PILOT_ROWS = ('gn', 'bn_frozen')
 
 def run_pilot(name: str, output_dir: str, results_dir: str,
               pretrain_override: str = '', override: str = '',
-              log=print) -> List[Dict]:
+              pretrained_from: Optional[str] = None,
+              schedule_scale: float = 1.0, log=print) -> List[Dict]:
   """One pilot setting: both norms pretrained and `PILOT_ROWS` at seed 0.
 
   Counts for no claim: its runs and results file go under `pilot/<name>` of
@@ -360,34 +366,66 @@ def run_pilot(name: str, output_dir: str, results_dir: str,
     results_dir: Its results file under `<results_dir>/pilot/<name>`.
     pretrain_override: `--params_override` of the pretraining runs.
     override: `--params_override` of the fine-tuning runs.
+    pretrained_from: Another pilot whose seed-0 backbones to fine-tune
+      instead of pretraining (its `pretrain_override` then applies).
+    schedule_scale: The fine-tuning trains this times the epochs.
     log: Progress goes here.
 
   Returns:
     The fine-tuning rows, `PILOT_ROWS` in order.
+
+  Raises:
+    ValueError: for a name that is not a plain folder name, or a
+      `pretrained_from` pilot without both backbones.
   """
-  if not name or os.sep in name or name.startswith('.'):
-    raise ValueError(f'A pilot name is a plain folder name; received {name!r}.')
+  for folder in filter(None, (name, pretrained_from)):
+    if os.sep in folder or folder.startswith('.'):
+      raise ValueError(
+          f'A pilot name is a plain folder name; received {folder!r}.')
+  if not name:
+    raise ValueError('A pilot needs a name.')
   log(f'Pilot {name!r} (counts for no claim): pretraining override '
       f'{pretrain_override!r}, fine-tuning override {override!r}.')
-  output_dir = os.path.join(output_dir, 'pilot', name)
+  run_dir = os.path.join(output_dir, 'pilot', name)
+  settings = {'experiment': EXPERIMENT, 'override': override,
+              'pretrain_experiment': PRETRAIN_EXPERIMENT,
+              'pretrain_override': pretrain_override}
+  if pretrained_from:  # Only when set: earlier pilots' files stay valid.
+    settings['pretrained_from'] = pretrained_from
+  if schedule_scale != 1:
+    settings['schedule_scale'] = schedule_scale
   results = runner.ResultsFile(
       os.path.join(results_dir, 'pilot', name, runner.RESULTS_FILE),
-      KEY_FIELDS, {'experiment': EXPERIMENT, 'override': override,
-                   'pretrain_experiment': PRETRAIN_EXPERIMENT,
-                   'pretrain_override': pretrain_override})
-  accuracies = pretrain(output_dir, results, (0,), pretrain_override, log)
+      KEY_FIELDS, settings)
+  if pretrained_from:
+    pretrain_dir = os.path.join(output_dir, 'pilot', pretrained_from)
+    recorded = {r['row']: r for r in runner.read_rows(
+        os.path.join(results_dir, 'pilot', pretrained_from))
+                if r.get('seed') == 0}
+    missing = [norm for norm in PRETRAIN_NORMS
+               if pretrain_name(norm) not in recorded]
+    if missing:
+      raise ValueError(f'Pilot {pretrained_from!r} has no seed-0 pretraining '
+                       f'of {missing}: run it first.')
+    accuracies = {norm: {0: 100 * recorded[pretrain_name(norm)]['accuracy']}
+                  for norm in PRETRAIN_NORMS}
+  else:
+    pretrain_dir = run_dir
+    accuracies = pretrain(run_dir, results, (0,), pretrain_override, log)
   log(' / '.join(f'{norm} {acc[0]:.2f}%' for norm, acc in accuracies.items())
       + ' top-1 at seed 0 (the gate needs seeds '
       f'{PRETRAIN_SEEDS} within {PARITY} point).')
-  return [fine_tune(row, 0, output_dir, results, override, log)
-          for row in PILOT_ROWS]
+  return [fine_tune(row, 0, run_dir, results, override, log, pretrain_dir,
+                    schedule_scale) for row in PILOT_ROWS]
 
 
 def main(_) -> None:
   """Runs the rows (unless --report_only); the exit status is the claims."""
   if FLAGS.pilot:
     for row in run_pilot(FLAGS.pilot, FLAGS.output_dir, FLAGS.results_dir,
-                         FLAGS.pilot_pretrain_override, FLAGS.pilot_override):
+                         FLAGS.pilot_pretrain_override, FLAGS.pilot_override,
+                         FLAGS.pilot_pretrained_from,
+                         FLAGS.pilot_schedule_scale):
       print(f'Pilot {FLAGS.pilot!r}, {row["row"]}: box AP '
             f'{100 * row["AP"]:.1f}, AP50 {100 * row["AP50"]:.1f}, mask AP '
             f'{100 * row["mask_AP"]:.1f} (band {PILOT_BAND}, AP50 at most '
@@ -421,4 +459,8 @@ if __name__ == '__main__':
                       '--params_override (e.g. trainer.train_steps=...).')
   flags.DEFINE_string('pilot_override', '', 'The pilot fine-tuning\'s '
                       '--params_override.')
+  flags.DEFINE_string('pilot_pretrained_from', None, 'Fine-tune this earlier '
+                      'pilot\'s backbones instead of pretraining.')
+  flags.DEFINE_float('pilot_schedule_scale', 1.0, 'The pilot fine-tunes this '
+                     'times the experiment\'s epochs.')
   app.run(main)

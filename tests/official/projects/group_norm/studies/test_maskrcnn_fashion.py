@@ -240,3 +240,22 @@ def test_the_pilot_runs_seed_0_apart_from_the_counted_results(tmp_path,
   assert len(runner.read_rows(os.path.join(docs, 'pilot', 'short'))) == 4
   with pytest.raises(ValueError, match='plain folder name'):
     study.run_pilot('../x', runs, docs)
+
+
+def test_a_pilot_fine_tunes_an_earlier_pilots_backbones_longer(tmp_path,
+                                                               monkeypatch):
+  fake = _FakeRuns({'batch_norm': 0.90, 'group_norm': 0.85})
+  monkeypatch.setattr(runner, 'run_train', fake)
+  runs, docs = str(tmp_path / 'runs'), str(tmp_path / 'docs')
+  with pytest.raises(ValueError, match="no seed-0 pretraining"):
+    study.run_pilot('long', runs, docs, pretrained_from='short')
+  study.run_pilot('short', runs, docs, log=lambda _: None)
+  rows = study.run_pilot('long', runs, docs, pretrained_from='short',
+                         schedule_scale=2, log=lambda _: None)
+  assert len(rows) == 2 and len(fake.commands) == 4 + 2  # No pretraining.
+  base = common.get_exp_config(study.EXPERIMENT).trainer
+  with open(os.path.join(runs, 'pilot', 'long', 'gn_s0', 'row.yaml')) as f:
+    row = yaml.safe_load(f)
+  assert row['task']['init_checkpoint'] == os.path.join(
+      runs, 'pilot', 'short', 'pretrain_group_norm_s0')
+  assert row['trainer']['train_steps'] == 2 * base.train_steps
