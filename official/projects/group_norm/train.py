@@ -188,10 +188,16 @@ def run(params, model_dir: str, mode: str, cpu_replicas: int = 0,
               progress=progress, history_dir=(
                   model_dir if script_logs.is_local(model_dir) else None)))
     trainer_lib.check_checkpoint_matches(trainer, model_dir)
+    # train_and_eval ends with an evaluation at the last step: Model Garden's
+    # post-evaluation would evaluate the same weights again.
+    post_eval_in_experiment = run_post_eval and mode != 'train_and_eval'
     try:
       model, eval_logs = train_lib.run_experiment(
           distribution_strategy=strategy, task=task, mode=mode, params=params,
-          model_dir=model_dir, run_post_eval=run_post_eval, trainer=trainer)
+          model_dir=model_dir, run_post_eval=post_eval_in_experiment,
+          trainer=trainer)
+      if run_post_eval and not post_eval_in_experiment:
+        eval_logs = _final_evaluation(trainer, strategy, params)
     except tf.errors.DataLossError as e:
       # The first 'DATA_LOSS: corrupted record at N' line, not the graph dump.
       found = re.search(r'DATA_LOSS:\s*([^\n\[]+)', e.message)
@@ -205,6 +211,20 @@ def run(params, model_dir: str, mode: str, cpu_replicas: int = 0,
     runner.write_eval_metrics(model_dir, eval_logs,
                               trainer.global_step.numpy())
   return model, eval_logs
+
+
+def _final_evaluation(trainer, strategy, params):
+  """The evaluation at the trainer's last step: the latest, or a new one.
+
+  A resumed run that had already finished trains and evaluates nothing, so
+  it is evaluated here.
+  """
+  step = int(trainer.global_step.numpy())
+  if trainer.last_eval is not None and trainer.last_eval[0] == step:
+    return trainer.last_eval[1]
+  with strategy.scope():
+    return trainer.evaluate(tf.convert_to_tensor(
+        params.trainer.validation_steps, dtype=tf.int32))
 
 
 @contextlib.contextmanager

@@ -49,6 +49,9 @@ class GuardedTrainer(base_trainer.Trainer):
     self._input_positioned = False
     self._progress = progress
     self._loop_start = None
+    # (global step, logs) of the latest evaluation: `train.run` returns it
+    # instead of evaluating the same weights again.
+    self.last_eval = None
     # A function of this trainer's model: traced per trainer, as a shared
     # tf.function could reuse a trace that captured another model's weights.
     self._weights_finite = tf.function(lambda: tf.reduce_all(
@@ -125,6 +128,7 @@ class GuardedTrainer(base_trainer.Trainer):
       self._progress(f'eval at step {int(self.global_step.numpy())}: '
                      f'{script_logs.format_metrics(logs)}')
     self._record('eval', logs)
+    self.last_eval = (int(self.global_step.numpy()), logs)
     return logs
 
 

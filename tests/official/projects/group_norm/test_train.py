@@ -14,6 +14,7 @@ import tf_keras
 from official.core import task_factory
 from official.core import train_utils
 from official.projects.group_norm import registry_imports  # noqa: F401 (registers the experiments)
+from official.projects.group_norm import runner
 from official.projects.group_norm import train
 from official.projects.group_norm.configs import common
 from official.projects.group_norm.modeling import norms
@@ -47,6 +48,24 @@ def test_resume_continues_the_step_count(trained, data_dir, tmp_path):
   train.run(params, resumed, 'train', cpu_replicas=2, run_post_eval=False)
   # 2 restored + 1 new, not 3 from 0.
   assert helpers.checkpoint_step_and_weights(resumed)[0] == 3
+
+
+@pytest.mark.slow
+def test_train_and_eval_evaluates_its_last_step_once(trained, data_dir,
+                                                     tmp_path):
+  _, model_dir, _ = trained
+  run_dir = str(tmp_path / 'run')
+  helpers.copy_checkpoints(model_dir, run_dir)
+  params = helpers.digits_params(data_dir, train_steps=3, global_batch=2)
+  _, logs = train.run(params, run_dir, 'train_and_eval', cpu_replicas=2)
+  evals = [h['step'] for h in runner.read_history(run_dir)
+           if h['kind'] == 'eval']
+  assert evals == [3] and 'accuracy' in logs  # Not a second one at 3.
+  # A finished run run again trains nothing and is evaluated anew.
+  _, again = train.run(params, run_dir, 'train_and_eval', cpu_replicas=2)
+  assert float(again['accuracy']) == pytest.approx(float(logs['accuracy']))
+  assert [h['step'] for h in runner.read_history(run_dir)
+          if h['kind'] == 'eval'] == [3]  # Its entry replaced, not doubled.
 
 
 @pytest.mark.slow
