@@ -121,8 +121,17 @@ CONVERGED = 0.5  # GN at 32 within this of a run twice as long (protocol).
 
 
 def run_parts(parts: Sequence[str], output_dir: str, results_dir: str,
-              log=print) -> List[Dict]:
+              log=print, batches: Sequence[int] = ()) -> List[Dict]:
   """Runs the parts' missing cells; returns their rows.
+
+  Args:
+    parts: names in `PARTS`.
+    output_dir: run folders go under `<output_dir>/<results folder>`.
+    results_dir: the results files (resume state).
+    log: progress lines go here.
+    batches: when given, only the cells at these images per replica (the
+      cheap cells that decide a claim can run before the dear ones); the
+      planned cells, and so the claims, do not change.
 
   Raises:
     RuntimeError: while the protocol is not fixed (`PROTOCOL_FIXED`).
@@ -135,11 +144,16 @@ def run_parts(parts: Sequence[str], output_dir: str, results_dir: str,
   rows = []
   for name in parts:
     part = PARTS[name]
+    part_batches = tuple(b for b in part.batches
+                         if not batches or b in batches)
+    if not part_batches:
+      log(f'Part {name!r}: no cell at {list(batches)} images per replica.')
+      continue
     log(f'Part {name!r}: {part.experiment}, {part.lines} at '
-        f'{part.batches} images per replica, seeds {part.seeds}, '
+        f'{part_batches} images per replica, seeds {part.seeds}, '
         f'{part.base_learning_rate} per 256 images.')
     rows += engine.run_cells(
-        part.experiment, part.lines, part.batches, part.seeds, REPLICAS,
+        part.experiment, part.lines, part_batches, part.seeds, REPLICAS,
         os.path.join(output_dir, part.results_folder),
         os.path.join(results_dir, part.results_folder),
         base_learning_rate=part.base_learning_rate,
@@ -351,7 +365,8 @@ def main(_) -> None:
     sys.exit(f'Unknown parts {unknown}; known: {sorted(PARTS)}.')
   if not FLAGS.report_only:
     try:
-      rows = run_parts(FLAGS.parts, FLAGS.output_dir, results_dir)
+      rows = run_parts(FLAGS.parts, FLAGS.output_dir, results_dir,
+                       batches=[int(b) for b in FLAGS.batches])
     except RuntimeError as e:
       sys.exit(str(e))
     failed = [r for r in rows if r['status'] != 'ok']
@@ -375,6 +390,9 @@ if __name__ == '__main__':
   flags.DEFINE_string(
       'results_dir', 'official/projects/group_norm/docs/fashion_mnist',
       'The results files (resume state) and the report.')
+  flags.DEFINE_list('batches', [], 'Only the cells at these images per '
+                    'replica (all when empty); the claims still count every '
+                    'planned cell.')
   flags.DEFINE_bool('report_only', False, 'Run nothing: report and check '
                     'what is recorded.')
   app.run(main)

@@ -132,6 +132,23 @@ def test_no_counted_cell_runs_before_the_protocol_is_fixed(tmp_path,
   assert not os.path.exists(tmp_path / 'runs')
 
 
+def test_batches_runs_only_those_cells_of_each_part(tmp_path, monkeypatch):
+  asked = []
+
+  def run_cells(experiment, lines, batches, seeds, *args, **kwargs):
+    asked.append((lines, batches, seeds))
+    return [], None
+
+  monkeypatch.setattr(study, 'PROTOCOL_FIXED', True)
+  monkeypatch.setattr(study.engine, 'run_cells', run_cells)
+  study.run_parts(['norms', 'ablation', 'small_batch_seeds'],
+                  str(tmp_path / 'runs'), str(tmp_path / 'docs'),
+                  log=lambda _: None, batches=[32])
+  # small_batch_seeds has no cell at 32: it is skipped, not run whole.
+  assert asked == [(study.PARTS['norms'].lines, (32,), (0, 1, 2)),
+                   (study.PARTS['ablation'].lines, (32,), (0, 1, 2))]
+
+
 def test_a_cell_short_of_its_planned_seeds_gives_no_verdict():
   rows = [r for r in _paper_like()
           if not (r['line'] == 'batch_norm' and r['per_replica_batch'] == 2
