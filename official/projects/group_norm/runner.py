@@ -191,6 +191,18 @@ def results_dir(results_dir: Optional[str], output_dir: str) -> str:
   return results_dir or output_dir
 
 
+def pilot_folder(parent: str, name: str) -> str:
+  """`<parent>/pilot/<name>`: where a study's pilot setting keeps its files.
+
+  Raises:
+    ValueError: unless `name` is a plain folder name (a pilot must not write
+      over the counted results beside it).
+  """
+  if not name or os.sep in name or name.startswith('.'):
+    raise ValueError(f'A pilot name is a plain folder name; received {name!r}.')
+  return os.path.join(parent, 'pilot', name)
+
+
 def read_rows(results_dir: str) -> List[Dict]:
   """The rows recorded in `results_dir`'s results file (none if absent)."""
   path = os.path.join(results_dir, RESULTS_FILE)

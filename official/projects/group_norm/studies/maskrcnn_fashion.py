@@ -246,7 +246,6 @@ def pretrain(output_dir: str, results: runner.ResultsFile,
   Raises:
     RuntimeError: if a pretraining run fails.
   """
-  accuracies = {}
   for norm in PRETRAIN_NORMS:
     for seed in seeds:
       name = pretrain_name(norm)
@@ -269,10 +268,29 @@ def pretrain(output_dir: str, results: runner.ResultsFile,
                      'steps': result.metrics['global_step'],
                      'wall_s': result.wall_s,
                      **engine.error_curves(result.history)})
-      accuracy = results.get(row=name, seed=seed)['accuracy']
-      accuracies.setdefault(norm, {})[seed] = 100 * accuracy
-      log(f'  {norm} backbone, seed {seed}: top-1 {100 * accuracy:.2f}%')
+  accuracies = backbone_accuracies(results.rows, seeds)
+  for norm, by_seed in accuracies.items():
+    for seed, accuracy in by_seed.items():
+      log(f'  {norm} backbone, seed {seed}: top-1 {accuracy:.2f}%')
   return accuracies
+
+
+def backbone_accuracies(rows: Sequence[Dict], seeds: Sequence[int]
+                        ) -> Dict[str, Dict[int, float]]:
+  """{norm: {seed: validation top-1 %}} of the recorded pretrainings.
+
+  Raises:
+    ValueError: naming the (norm, seed) pretrainings `rows` lacks.
+  """
+  found = {(r['row'], r['seed']): r['accuracy'] for r in rows
+           if r['row'].startswith('pretrain_')}
+  missing = [(norm, seed) for norm in PRETRAIN_NORMS for seed in seeds
+             if (pretrain_name(norm), seed) not in found]
+  if missing:
+    raise ValueError(f'No pretraining recorded for (norm, seed) {missing}: '
+                     'run it first.')
+  return {norm: {seed: 100 * found[pretrain_name(norm), seed]
+                 for seed in seeds} for norm in PRETRAIN_NORMS}
 
 
 def fine_tune(name: str, seed: int, output_dir: str,
@@ -378,15 +396,9 @@ def run_pilot(name: str, output_dir: str, results_dir: str,
     ValueError: for a name that is not a plain folder name, or a
       `pretrained_from` pilot without both backbones.
   """
-  for folder in filter(None, (name, pretrained_from)):
-    if os.sep in folder or folder.startswith('.'):
-      raise ValueError(
-          f'A pilot name is a plain folder name; received {folder!r}.')
-  if not name:
-    raise ValueError('A pilot needs a name.')
+  run_dir = runner.pilot_folder(output_dir, name)
   log(f'Pilot {name!r} (counts for no claim): pretraining override '
       f'{pretrain_override!r}, fine-tuning override {override!r}.')
-  run_dir = os.path.join(output_dir, 'pilot', name)
   settings = {'experiment': EXPERIMENT, 'override': override,
               'pretrain_experiment': PRETRAIN_EXPERIMENT,
               'pretrain_override': pretrain_override}
@@ -395,20 +407,13 @@ def run_pilot(name: str, output_dir: str, results_dir: str,
   if schedule_scale != 1:
     settings['schedule_scale'] = schedule_scale
   results = runner.ResultsFile(
-      os.path.join(results_dir, 'pilot', name, runner.RESULTS_FILE),
+      os.path.join(runner.pilot_folder(results_dir, name), runner.RESULTS_FILE),
       KEY_FIELDS, settings)
   if pretrained_from:
-    pretrain_dir = os.path.join(output_dir, 'pilot', pretrained_from)
-    recorded = {r['row']: r for r in runner.read_rows(
-        os.path.join(results_dir, 'pilot', pretrained_from))
-                if r.get('seed') == 0}
-    missing = [norm for norm in PRETRAIN_NORMS
-               if pretrain_name(norm) not in recorded]
-    if missing:
-      raise ValueError(f'Pilot {pretrained_from!r} has no seed-0 pretraining '
-                       f'of {missing}: run it first.')
-    accuracies = {norm: {0: 100 * recorded[pretrain_name(norm)]['accuracy']}
-                  for norm in PRETRAIN_NORMS}
+    pretrain_dir = runner.pilot_folder(output_dir, pretrained_from)
+    accuracies = backbone_accuracies(
+        runner.read_rows(runner.pilot_folder(results_dir, pretrained_from)),
+        (0,))
   else:
     pretrain_dir = run_dir
     accuracies = pretrain(run_dir, results, (0,), pretrain_override, log)

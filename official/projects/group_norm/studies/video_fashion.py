@@ -178,14 +178,12 @@ PILOT = Part(SHORT, ('group_norm',), (8,), (0,))
 def run_pilot(name: str, override: str, output_dir: str, results_dir: str,
               schedule_scale: float = 1.0, log=print) -> List[Dict]:
   """Runs one pilot setting (`PILOT` with `override`); returns its rows."""
-  if not name or os.sep in name or name.startswith('.'):
-    raise ValueError(f'A pilot name is a plain folder name; received {name!r}.')
+  run_dir = runner.pilot_folder(output_dir, name)
   log(f'Pilot {name!r}: GN at 8 clips per replica, seed 0, override '
       f'{override!r}, {schedule_scale}x the epochs (counts for no claim).')
   return engine.run_cells(
       PILOT.experiment, PILOT.lines, PILOT.clips, PILOT.seeds, REPLICAS,
-      os.path.join(output_dir, 'pilot', name),
-      os.path.join(results_dir, 'pilot', name), params_override=override,
+      run_dir, runner.pilot_folder(results_dir, name), params_override=override,
       schedule_scale=schedule_scale, log=log)[0]
 
 

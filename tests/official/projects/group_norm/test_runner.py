@@ -104,3 +104,11 @@ def test_history_keeps_one_entry_per_kind_and_step(tmp_path):
       {'kind': 'train', 'step': 10, 'loss': 2.0},
       {'kind': 'eval', 'step': 10, 'acc': 0.5},
       {'kind': 'train', 'step': 20, 'loss': 0.9}]
+
+
+def test_a_pilot_folder_is_a_plain_name_under_pilot():
+  assert runner.pilot_folder('docs', 'pre20ep') == os.path.join(
+      'docs', 'pilot', 'pre20ep')
+  for name in ('', '.', '..', '../x', 'a/b', '.hidden'):
+    with pytest.raises(ValueError, match='plain folder name'):
+      runner.pilot_folder('docs', name)

@@ -247,8 +247,11 @@ def test_a_pilot_fine_tunes_an_earlier_pilots_backbones_longer(tmp_path,
   fake = _FakeRuns({'batch_norm': 0.90, 'group_norm': 0.85})
   monkeypatch.setattr(runner, 'run_train', fake)
   runs, docs = str(tmp_path / 'runs'), str(tmp_path / 'docs')
-  with pytest.raises(ValueError, match="no seed-0 pretraining"):
+  with pytest.raises(ValueError, match=r"No pretraining recorded for .*"
+                     r"\('batch_norm', 0\), \('group_norm', 0\)"):
     study.run_pilot('long', runs, docs, pretrained_from='short')
+  with pytest.raises(ValueError, match='plain folder name'):
+    study.run_pilot('long', runs, docs, pretrained_from='../short')
   study.run_pilot('short', runs, docs, log=lambda _: None)
   rows = study.run_pilot('long', runs, docs, pretrained_from='short',
                          schedule_scale=2, log=lambda _: None)
