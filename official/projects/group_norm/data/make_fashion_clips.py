@@ -62,6 +62,11 @@ def label_of(item_class: int, direction: int) -> int:
   return 2 * item_class + direction
 
 
+def item_side(size: int, num_items: int, item_scale: float) -> int:
+  """An item's side in pixels: `item_scale` of its column's width."""
+  return max(1, round(size // num_items * item_scale))
+
+
 def make_clip(rng: np.random.Generator, label: int, items_by_class,
               num_items: int, num_frames: int, size: int, photographs,
               speed: Tuple[float, float] = SPEED,
@@ -88,7 +93,7 @@ def make_clip(rng: np.random.Generator, label: int, items_by_class,
   classes = [mover_class, *others[:num_items - 1]]
   columns = rng.permutation(num_items)  # The mover's column is random.
   width = size // num_items
-  side = max(1, round(width * item_scale))
+  side = item_side(size, num_items, item_scale)
   still = make_clips.BACKGROUND_DIMMING * make_shapes.background(
       rng, size, photographs).astype(np.float32)
   path = rng.uniform(*speed) * (num_frames - 1) * size
@@ -172,7 +177,7 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
                      f'{num_items}.')
   if not 0 < item_scale <= 1:
     raise ValueError(f'item_scale must be in (0, 1]; received {item_scale}.')
-  side = round(frame_size // num_items * item_scale)
+  side = item_side(frame_size, num_items, item_scale)
   if num_frames < 4 or side < 12:
     raise ValueError(
         f'num_frames={num_frames} must be >= 4 and an item\'s side '
