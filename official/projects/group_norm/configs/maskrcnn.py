@@ -13,7 +13,7 @@ Switching every norm to BatchNorm is one flag:
 
 import dataclasses
 import os
-from typing import Optional
+from typing import Optional, Tuple
 
 from official.core import config_definitions as cfg
 from official.core import exp_factory
@@ -81,8 +81,10 @@ class MaskRCNNTask(mg_maskrcnn.MaskRCNNTask):
   # paths match no file (maskrcnn_gn_shapes only).
   make_shapes_if_missing: bool = False
   # Or the Fashion-MNIST scenes (data/make_fashion_scenes, its default counts,
-  # at the model's input size).
+  # at the model's input size), with these items an image and item sizes.
   make_fashion_scenes_if_missing: bool = False
+  fashion_scenes_items: Tuple[int, int] = (2, 8)
+  fashion_scenes_scale: Tuple[float, float] = (0.25, 0.5)
 
 
 def _coco_experiment(init_checkpoint: Optional[str], train_steps: int,

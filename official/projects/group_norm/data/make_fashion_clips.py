@@ -152,6 +152,9 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
                        **load_kwargs) -> Dict[str, str]:
   """Writes the train and validation TFRecords; returns {file name: path}.
 
+  The settings they were made with go to `records.SETTINGS_FILE` beside
+  them, for `records.check_settings`.
+
   Args:
     output_dir: Folder of the two files.
     num_train: Training clips (items from the training split).
@@ -206,6 +209,10 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
                                examples)
   for name, count in zip(paths, (num_train, num_val)):
     log(f'Wrote {count} Fashion-MNIST clips to {paths[name]}')
+  records.write_settings(output_dir, dict(
+      num_train=num_train, num_val=num_val, num_items=num_items,
+      num_frames=num_frames, frame_size=frame_size, seed=seed, speed=speed,
+      item_scale=item_scale))
   return paths
 
 

@@ -130,6 +130,9 @@ def make_fashion_scenes(output_dir: str, num_train: int = 2000,
                         **load_kwargs) -> Dict[str, str]:
   """Writes the train and val splits; returns {split: tfrecord path}.
 
+  The settings they were made with go to `records.SETTINGS_FILE` beside
+  them, for `records.check_settings`.
+
   Args:
     output_dir: Folder of the splits.
     num_train: Training images (items from the training split).
@@ -168,6 +171,9 @@ def make_fashion_scenes(output_dir: str, num_train: int = 2000,
     paths[split] = make_shapes.tfrecord_path(output_dir, split)
     log(f'Wrote {count} Fashion-MNIST scenes ({len(coco["annotations"])} '
         f'instances) to {paths[split]}')
+  records.write_settings(output_dir, dict(
+      num_train=num_train, num_val=num_val, image_size=image_size, seed=seed,
+      **scene))
   return paths
 
 

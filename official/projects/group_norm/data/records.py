@@ -1,14 +1,16 @@
 """TFRecord helpers every data maker shares: examples and atomic writes."""
 
+import json
 import os
 import tempfile
-from typing import Callable, Dict, Iterable
+from typing import Any, Callable, Dict, Iterable, Mapping
 
 import numpy as np
 import tensorflow as tf
 
 TRAIN_FILE = 'train.tfrecord'
 VALIDATION_FILE = 'validation.tfrecord'
+SETTINGS_FILE = 'maker_settings.json'
 
 
 def classification_example(image: np.ndarray, label: int) -> bytes:
@@ -77,3 +79,41 @@ def write_splits(output_dir: str, num_train: int, num_val: int, seed: int,
     paths[name] = os.path.join(output_dir, name)
     write_records(paths[name], examples(is_training, count, split_seed))
   return paths
+
+
+def _as_json(settings: Mapping[str, Any]) -> Dict[str, Any]:
+  return json.loads(json.dumps(dict(settings)))  # Tuples read back as lists.
+
+
+def write_settings(output_dir: str, settings: Mapping[str, Any]) -> None:
+  """Records what a maker made `output_dir`'s data with (`check_settings`)."""
+  path = os.path.join(output_dir, SETTINGS_FILE)
+  with open(path + '.tmp', 'w') as f:
+    json.dump(_as_json(settings), f, indent=1, sort_keys=True)
+  os.replace(path + '.tmp', path)
+
+
+def check_settings(output_dir: str, settings: Mapping[str, Any]) -> None:
+  """Raises unless `output_dir`'s data was made with these `settings`.
+
+  An experiment that asks for other scenes or clips than a folder holds
+  would otherwise train on the old ones without a word. Only the keys given
+  are compared; a folder without a settings file (made by hand, or before
+  makers recorded them) passes.
+
+  Raises:
+    ValueError: naming each setting that differs.
+  """
+  path = os.path.join(output_dir, SETTINGS_FILE)
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    recorded = json.load(f)
+  wanted = _as_json(settings)
+  differ = {k: (recorded.get(k), v) for k, v in sorted(wanted.items())
+            if recorded.get(k) != v}
+  if differ:
+    raise ValueError(
+        f'{output_dir} holds data made with other settings '
+        f'(setting: (recorded, asked)) {differ}. Point the input paths at '
+        'another folder, or delete this one to remake it.')

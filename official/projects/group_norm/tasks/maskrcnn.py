@@ -11,6 +11,7 @@ from official.projects.group_norm.configs import maskrcnn as maskrcnn_cfg
 from official.projects.group_norm.data import input_checks
 from official.projects.group_norm.data import make_fashion_scenes
 from official.projects.group_norm.data import make_shapes
+from official.projects.group_norm.data import records
 from official.projects.group_norm.modeling import maskrcnn_gn
 from official.projects.group_norm.modeling import norms
 from official.vision.tasks import maskrcnn as mg_maskrcnn
@@ -49,8 +50,20 @@ class MaskRCNNTask(mg_maskrcnn.MaskRCNNTask):
     input_checks.check_init_checkpoint(self.task_config.init_checkpoint)
     super().initialize(model)
 
+  def _fashion_scenes(self):
+    """`make_fashion_scenes`' settings this experiment asks for."""
+    config = self.task_config
+    min_items, max_items = config.fashion_scenes_items
+    return dict(image_size=config.model.input_size[0], min_items=min_items,
+                max_items=max_items, scale=tuple(config.fashion_scenes_scale))
+
   def build_inputs(self, params, input_context=None) -> tf.data.Dataset:
-    """Makes the shapes if asked and missing, checks paths, reads."""
+    """Makes the scenes if asked and missing, checks paths, reads.
+
+    Raises:
+      ValueError: when the Fashion-MNIST scenes' folder holds scenes made
+        with other settings than the experiment's (`records.check_settings`).
+    """
     config = self.task_config
     if ((config.make_shapes_if_missing or
          config.make_fashion_scenes_if_missing) and
@@ -60,6 +73,9 @@ class MaskRCNNTask(mg_maskrcnn.MaskRCNNTask):
         make_shapes.make_shapes(folder)
       else:
         make_fashion_scenes.make_fashion_scenes(
-            folder, image_size=config.model.input_size[0], log=logging.info)
+            folder, log=logging.info, **self._fashion_scenes())
+    if config.make_fashion_scenes_if_missing:
+      records.check_settings(os.path.dirname(params.input_path) or '.',
+                             self._fashion_scenes())
     input_checks.check_input_path(params)
     return super().build_inputs(params, input_context)

@@ -11,6 +11,7 @@ from official.projects.group_norm.configs import video_classification as cfgs
 from official.projects.group_norm.data import input_checks
 from official.projects.group_norm.data import make_clips
 from official.projects.group_norm.data import make_fashion_clips
+from official.projects.group_norm.data import records
 from official.projects.group_norm.modeling import norms
 from official.projects.group_norm.modeling import resnet_3d_gn
 from official.vision.tasks import video_classification as mg_video
@@ -48,25 +49,45 @@ class VideoClassificationTask(mg_video.VideoClassificationTask):
       return
     super().initialize(model)
 
+  @staticmethod
+  def _clip_shape(params):
+    # Stored at least frames x stride long, at the evaluation size: no
+    # tiling, no rescale.
+    return dict(num_frames=params.feature_shape[0] * params.temporal_stride,
+                frame_size=params.feature_shape[1])
+
+  def _fashion_clips(self, params):
+    """What `make_fashion_clips`' clips must be for this experiment.
+
+    The counts are not among them: a run may read fewer clips than a
+    folder holds.
+    """
+    config = self.task_config
+    return dict(num_items=config.fashion_clips_items,
+                item_scale=config.fashion_clips_item_scale,
+                speed=tuple(config.fashion_clips_speed),
+                **self._clip_shape(params))
+
   def build_inputs(self, params, input_context=None) -> tf.data.Dataset:
-    """Makes the clips if asked and missing, checks paths, reads."""
+    """Makes the clips if asked and missing, checks paths, reads.
+
+    Raises:
+      ValueError: when the Fashion-MNIST clips' folder holds clips made with
+        other settings than the experiment's (`records.check_settings`).
+    """
     config = self.task_config
     if ((config.make_clips_if_missing or config.make_fashion_clips_if_missing)
         and not tf.io.gfile.glob(params.input_path)):
       folder = os.path.dirname(params.input_path) or '.'
-      # Stored at least frames x stride long, at the evaluation size: no
-      # tiling, no rescale.
-      shape = dict(num_frames=params.feature_shape[0] * params.temporal_stride,
-                   frame_size=params.feature_shape[1])
       if config.make_clips_if_missing:
-        make_clips.make_clips(folder, **shape)
+        make_clips.make_clips(folder, **self._clip_shape(params))
       else:
         make_fashion_clips.make_fashion_clips(
             folder, num_train=config.train_data.num_examples,
-            num_val=config.validation_data.num_examples,
-            num_items=config.fashion_clips_items,
-            item_scale=config.fashion_clips_item_scale,
-            speed=tuple(config.fashion_clips_speed), log=logging.info,
-            **shape)
+            num_val=config.validation_data.num_examples, log=logging.info,
+            **self._fashion_clips(params))
+    if config.make_fashion_clips_if_missing:
+      records.check_settings(os.path.dirname(params.input_path) or '.',
+                             self._fashion_clips(params))
     input_checks.check_input_path(params)
     return super().build_inputs(params, input_context)

@@ -105,13 +105,16 @@ def first_batch_made_here(monkeypatch, tmp_path, module, maker, experiment,
                            str(tmp_path / 'validation.tfrecord'), count)
 
 
-def first_batch(experiment, split, input_path, batch_size):
+def first_batch(experiment, split, input_path, batch_size, overrides=None):
   """The first batch of an experiment's split, read by its task.
 
   `split` is e.g. 'train_data', read from `input_path`; the task makes the
-  data there first if its config says so.
+  data there first if its config says so. `overrides` (a nested dict)
+  change the experiment first.
   """
   params = exp_factory.get_exp_config(experiment)
+  if overrides:
+    params.override(overrides)
   data = getattr(params.task, split)
   data.input_path = input_path
   data.global_batch_size = batch_size

@@ -116,3 +116,9 @@ def test_fashion_scenes_are_made_from_the_fashion_files(tmp_path, monkeypatch):
   assert images.shape == (2, 128, 128, 3)
   classes = labels['groundtruths']['classes'].numpy()
   assert classes.max() <= 10 and (classes > 0).any()
+  # Scenes of other settings in the folder are refused, not read.
+  params.task.fashion_scenes_items = (1, 3)
+  with pytest.raises(ValueError, match=r"'max_items': \(8, 3\), "
+                     r"'min_items': \(2, 1\)"):
+    task_factory.get_task(params.task).build_inputs(validation)
+  assert len(made) == 1
