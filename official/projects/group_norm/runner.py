@@ -148,6 +148,17 @@ class RunResult:
     """Whether the run exited cleanly and wrote its metrics."""
     return self.returncode == 0 and self.metrics is not None
 
+  def check(self, what: str) -> 'RunResult':
+    """This result, if the run is `ok`.
+
+    Raises:
+      RuntimeError: '<what> failed (exit N): <its last error line>'.
+    """
+    if not self.ok:
+      raise RuntimeError(f'{what} failed (exit {self.returncode}): '
+                         f'{self.last_error()}')
+    return self
+
   def last_error(self) -> str:
     """The last log line that names an error, for a table or a message."""
     with open(self.log_path, errors='replace') as f:

@@ -253,16 +253,13 @@ def pretrain(output_dir: str, results: runner.ResultsFile,
         run_dir = os.path.join(output_dir, f'{name}_s{seed}')
         log(f'Pretraining {norm}, seed {seed} ({PRETRAIN_EXPERIMENT}), logs '
             f'in {run_dir}')
-        result = runner.run_train(runner.train_command(
+        command = runner.train_command(
             PRETRAIN_EXPERIMENT, run_dir, cpu_replicas=2, seed=seed,
             params_override=','.join(
                 filter(None, [f'task.model.backbone.resnet_gn.norm={norm}',
-                              override]))),
-                                  run_dir)
-        if not result.ok:
-          raise RuntimeError(f'Pretraining {norm} (seed {seed}) failed '
-                             f'(exit {result.returncode}): '
-                             f'{result.last_error()}')
+                              override])))
+        result = runner.run_train(command, run_dir).check(
+            f'Pretraining {norm} (seed {seed})')
         results.put({'row': name, 'seed': seed,
                      'accuracy': result.metrics['accuracy'],
                      'steps': result.metrics['global_step'],
@@ -324,10 +321,8 @@ def fine_tune(name: str, seed: int, output_dir: str,
   log(f'{name} ({row.description}), seed {seed}: logs in {run_dir}')
   result = runner.run_train(runner.train_command(
       EXPERIMENT, run_dir, cpu_replicas=2, seed=seed,
-      config_files=[row_yaml], params_override=override), run_dir)
-  if not result.ok:
-    raise RuntimeError(f'The {name} run (seed {seed}) failed (exit '
-                       f'{result.returncode}): {result.last_error()}')
+      config_files=[row_yaml], params_override=override), run_dir).check(
+          f'The {name} run (seed {seed})')
   recorded = {'row': name, 'seed': seed,
               'steps': result.metrics['global_step'], 'wall_s': result.wall_s,
               **{k: result.metrics[k] for k in METRICS}}

@@ -161,12 +161,13 @@ def run_row(name: str, seed: int, output_dir: str, train_steps: int,
   metrics = runner.read_eval_metrics(run_dir)
   if metrics is not None and metrics['global_step'] >= train_steps:
     return _fine_tune_row(name, seed, metrics, None)  # Time unknown.
+  what = f'The {name} run (seed {seed})'
   result = runner.run_train(
       train_command(name, run_dir, seed, init_checkpoint, params_override),
-      run_dir)
-  if not result.ok or result.metrics['global_step'] < train_steps:
-    raise RuntimeError(f'The {name} run (seed {seed}) failed (exit '
-                       f'{result.returncode}): {result.last_error()}')
+      run_dir).check(what)
+  if result.metrics['global_step'] < train_steps:
+    raise RuntimeError(f'{what} stopped at step '
+                       f'{result.metrics["global_step"]} of {train_steps}.')
   return _fine_tune_row(name, seed, result.metrics, result.wall_s)
 
 
@@ -183,10 +184,8 @@ def pretrain(norm: str, output_dir: str, results: runner.ResultsFile,
       runner.read_eval_metrics(run_dir) is None):
     log(f'    pretraining the {norm} backbone ({PRETRAIN_EXPERIMENT}), logs '
         f'in {run_dir}')
-    result = runner.run_train(pretrain_command(norm, run_dir), run_dir)
-    if not result.ok:
-      raise RuntimeError(f'Pretraining {norm} failed (exit '
-                         f'{result.returncode}): {result.last_error()}')
+    result = runner.run_train(pretrain_command(norm, run_dir),
+                              run_dir).check(f'Pretraining {norm}')
     results.put({'row': name, 'seed': 0,
                  'accuracy': result.metrics['accuracy'],
                  'steps': result.metrics['global_step'],

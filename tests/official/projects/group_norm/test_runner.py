@@ -112,3 +112,15 @@ def test_a_pilot_folder_is_a_plain_name_under_pilot():
   for name in ('', '.', '..', '../x', 'a/b', '.hidden'):
     with pytest.raises(ValueError, match='plain folder name'):
       runner.pilot_folder('docs', name)
+
+
+def test_check_passes_an_ok_run_and_names_a_failed_ones_error(tmp_path):
+  log = tmp_path / 'console.log'
+  log.write_text('step 1\nValueError: no such file\nexiting\n')
+  ok = runner.RunResult(0, 1.0, {'global_step': 3}, str(log))
+  assert ok.check('Pretraining') is ok
+  for failed in (runner.RunResult(1, 1.0, None, str(log)),
+                 runner.RunResult(0, 1.0, None, str(log))):  # No metrics.
+    with pytest.raises(RuntimeError, match=r'^Pretraining failed \(exit '
+                       r'\d\): ValueError: no such file$'):
+      failed.check('Pretraining')

@@ -192,6 +192,28 @@ def test_unequal_backbones_stop_the_study_before_any_fine_tuning(
   assert len(fake.commands) == 4  # Two norms x two seeds, nothing else.
 
 
+def test_a_failed_run_stops_the_study_naming_it(tmp_path, monkeypatch):
+  fake = _study(monkeypatch, {'batch_norm': 0.90, 'group_norm': 0.90})
+
+  def fails_for_gn(command, run_dir):
+    if 'resnet_gn.norm=group_norm' in command[-1]:
+      os.makedirs(run_dir, exist_ok=True)
+      with open(os.path.join(run_dir, 'log'), 'w') as f:
+        f.write('ResourceExhaustedError: out of memory\n')
+      return runner.RunResult(1, 1.0, None, os.path.join(run_dir, 'log'))
+    return fake(command, run_dir)
+
+  monkeypatch.setattr(runner, 'run_train', fails_for_gn)
+  with pytest.raises(RuntimeError, match=r'Pretraining group_norm \(seed 0\)'
+                     r' failed \(exit 1\): ResourceExhaustedError'):
+    study.run_study(['gn'], str(tmp_path / 'runs'), str(tmp_path / 'docs'),
+                    log=lambda _: None)
+  # The finished pretrainings are kept for the resumed study.
+  assert [(r['row'], r['seed']) for r in runner.read_rows(
+      str(tmp_path / 'docs'))] == [('pretrain_batch_norm', 0),
+                                   ('pretrain_batch_norm', 1)]
+
+
 def test_rows_fine_tune_from_their_norms_backbones_and_resume(tmp_path,
                                                               monkeypatch):
   fake = _study(monkeypatch, {'batch_norm': 0.900, 'group_norm': 0.895})
