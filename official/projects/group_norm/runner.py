@@ -14,6 +14,7 @@ times and records. The run files go through `tf.io.gfile`, as model_dirs may
 be on GCS. (How the scripts show progress and log: `script_logs.py`.)
 """
 
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -21,7 +22,7 @@ import os
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -202,6 +203,25 @@ def results_dir(results_dir: Optional[str], output_dir: str) -> str:
   return results_dir or output_dir
 
 
+@contextlib.contextmanager
+def exclusive(path: str) -> Iterator[bool]:
+  """Yields whether this process got `path`'s lock, held for the block.
+
+  Two studies sharing a results file take each run this way, so that the
+  second skips the run the first is training instead of training it too
+  (and deleting the first's folder). The lock dies with its process: a
+  killed study leaves no stale claim.
+  """
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  with open(path, 'w') as f:
+    try:
+      fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      yield False
+      return
+    yield True
+
+
 def pilot_folder(parent: str, name: str) -> str:
   """`<parent>/pilot/<name>`: where a study's pilot setting keeps its files.
 
@@ -268,6 +288,12 @@ class ResultsFile:
     wanted = tuple(key[k] for k in self.key_fields)
     return next((r for r in self.rows if self.key(r) == wanted), None)
 
+  def reload(self) -> None:
+    """Reads the rows on disk again (another process may have put some)."""
+    if os.path.exists(self.path):  # Written atomically: never half a file.
+      with open(self.path) as f:
+        self.rows = list(json.load(f)['rows'])
+
   def put(self, row: Dict) -> None:
     """Records `row` (replacing the one of the same key) and writes the file.
 
@@ -278,9 +304,7 @@ class ResultsFile:
     os.makedirs(os.path.dirname(self.path) or '.', exist_ok=True)
     with open(self.path + '.lock', 'w') as lock:
       fcntl.flock(lock, fcntl.LOCK_EX)
-      if os.path.exists(self.path):
-        with open(self.path) as f:
-          self.rows = list(json.load(f)['rows'])
+      self.reload()
       self.rows = [r for r in self.rows if self.key(r) != self.key(row)]
       self.rows.append(row)
       _write_json_atomically(self.path, {'settings': self.settings,

@@ -275,7 +275,10 @@ def run_cells(experiment: str, lines: Sequence[str],
               schedule_scale: float = 1.0,
               log: Callable[[str], None] = print
               ) -> Tuple[List[Dict], runner.ResultsFile]:
-  """Runs the cells the results file lacks.
+  """Runs the cells the results file lacks, each under its lock.
+
+  Two processes may run the same cells side by side: each skips a cell the
+  other is training or has recorded (`runner.exclusive`).
 
   Args:
     experiment: A registered experiment with a backbone of `UNITS`.
@@ -338,21 +341,30 @@ def run_cells(experiment: str, lines: Sequence[str],
   start = time.monotonic()
   for i, cell in enumerate(todo, 1):
     run_dir = os.path.join(output_dir, 'runs', cell.name)
-    if os.path.exists(run_dir):  # Interrupted or failed earlier: start over.
-      shutil.rmtree(run_dir)
-    row = run_cell(experiment, cell, overrides[cell], cpu_replicas, run_dir,
-                   params_override)
-    results.put(row)
+    what = (f'[{i}/{len(todo)}] {cell.line} at {cell.per_replica_batch} '
+            f'{unit}/replica, seed {cell.seed}')
+    # A second study on the same results file takes the cells this one
+    # has not: a cell runs only under its lock, and only if still missing.
+    with runner.exclusive(os.path.join(output_dir, 'locks',
+                                       cell.name + '.lock')) as mine:
+      results.reload()
+      if not mine or done(cell):
+        log(f'{what}: ' + ('running in another process' if not mine else
+                           'done by another process') + '; skipped.')
+        continue
+      if os.path.exists(run_dir):  # Interrupted or failed earlier: anew.
+        shutil.rmtree(run_dir)
+      row = run_cell(experiment, cell, overrides[cell], cpu_replicas,
+                     run_dir, params_override)
+      results.put(row)
     write_csv(results_dir, sorted(results.rows, key=row_order))
     elapsed = time.monotonic() - start
     eta = elapsed / i * (len(todo) - i)
     outcome = (f'validation error {100 * row["val_error"]:.2f}% after '
                f'{row["steps"]} steps' if row['status'] == 'ok'
                else row['status'])
-    log(f'[{i}/{len(todo)}] {cell.line} at {cell.per_replica_batch} '
-        f'{unit}/replica, seed {cell.seed}: {outcome} in '
-        f'{row["wall_s"]:.0f} s | elapsed {_minutes(elapsed)}, ETA '
-        f'{_minutes(eta)}')
+    log(f'{what}: {outcome} in {row["wall_s"]:.0f} s | elapsed '
+        f'{_minutes(elapsed)}, ETA {_minutes(eta)}')
   return requested_rows(), results
 
 

@@ -124,3 +124,12 @@ def test_check_passes_an_ok_run_and_names_a_failed_ones_error(tmp_path):
     with pytest.raises(RuntimeError, match=r'^Pretraining failed \(exit '
                        r'\d\): ValueError: no such file$'):
       failed.check('Pretraining')
+
+
+def test_exclusive_yields_false_while_another_holds_the_lock(tmp_path):
+  path = str(tmp_path / 'locks' / 'cell.lock')
+  with runner.exclusive(path) as first:
+    with runner.exclusive(path) as second:
+      assert (first, second) == (True, False)
+  with runner.exclusive(path) as again:
+    assert again  # Released with the block.

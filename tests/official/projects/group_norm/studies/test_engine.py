@@ -1,10 +1,13 @@
 """The study engine: protocol arithmetic, lines, tables, curves."""
 
+import os
+
 import pytest
 import tf_keras
 
 from gn_keras import tf_keras as gn_tf_keras
 from official.core import exp_factory
+from official.projects.group_norm import runner
 from official.projects.group_norm.studies import engine
 from official.vision.modeling import factory
 
@@ -166,3 +169,36 @@ def test_errors_by_seed_pairs_cells_by_seed():
           for s, e, st in ((0, 0.5, 'ok'), (1, 0.25, 'ok'), (2, 0.1, 'failed'))]
   assert engine.errors_by_seed(rows) == {('batch_norm', 2): {0: 50.0,
                                                              1: 25.0}}
+
+
+def test_two_studies_on_one_results_file_split_the_cells(tmp_path,
+                                                         monkeypatch):
+  output_dir, results_dir = str(tmp_path / 'runs'), str(tmp_path / 'docs')
+  trained = []
+
+  def run_cell(experiment, cell, overrides, replicas, run_dir, *args):
+    trained.append(cell.per_replica_batch)
+    row = {'line': cell.line, 'per_replica_batch': cell.per_replica_batch,
+           'global_batch': 2 * cell.per_replica_batch, 'seed': cell.seed,
+           'val_error': 0.1, 'steps': 1, 'wall_s': 1.0, 'status': 'ok'}
+    if cell.per_replica_batch == 4:  # Meanwhile the other study records 2.
+      other.put({**row, 'per_replica_batch': 2, 'global_batch': 4})
+    return row
+
+  monkeypatch.setattr(engine, 'run_cell', run_cell)
+  other = runner.ResultsFile(
+      os.path.join(results_dir, runner.RESULTS_FILE), engine.KEY_FIELDS,
+      {'experiment': 'resnet_gn_digits', 'cpu_replicas': 2,
+       'params_override': '', 'base_learning_rate': None})
+  log = []
+  # The other study is training the cell at 8.
+  with runner.exclusive(os.path.join(output_dir, 'locks',
+                                     'group_norm_b8_s0.lock')) as held:
+    assert held
+    rows, _ = engine.run_cells('resnet_gn_digits', ['group_norm'], [8, 4, 2],
+                               [0], 2, output_dir, results_dir,
+                               log=log.append)
+  assert trained == [4]
+  assert [r['per_replica_batch'] for r in rows] == [4, 2]  # 8: not yet.
+  assert log[1].endswith('seed 0: running in another process; skipped.')
+  assert log[3].endswith('seed 0: done by another process; skipped.')
