@@ -67,11 +67,13 @@ class VideoClassificationTask(mg_video.VideoClassificationTask):
   make_clips_if_missing: bool = False
   # Or the Fashion-MNIST clips (data/make_fashion_clips: this many items a
   # clip, each this fraction of its column wide, the mover at this speed
-  # range; the data configs' num_examples clips a split).
+  # range, classes 'fine' or 'coarse', whose labels the data configs'
+  # num_classes must count; their num_examples clips a split).
   make_fashion_clips_if_missing: bool = False
   fashion_clips_items: int = 2
   fashion_clips_item_scale: float = 1.0
   fashion_clips_speed: Tuple[float, float] = make_fashion_clips.SPEED
+  fashion_clips_classes: str = 'fine'
 
 
 @exp_factory.register_config_factory('video_i3d_r50_gn_kinetics400')

@@ -11,7 +11,9 @@ vertically at a constant speed (`SPEED`), wrapping around its column like a
 conveyor belt, so that a clip of any length can carry it at that speed and a
 longer clip sees it travel further; the others stay still. The label is the
 moving item's class and its direction: label = 2 * class + (0 up, 1 down),
-20 classes.
+20 classes. With `classes='coarse'` an item's class is its group of
+`CLASS_GROUPS['coarse']` (tops, trousers, dresses, footwear, bags: the
+categories a small network confuses within, not across), 10 labels.
 
 Which item moves can be read from the frames taken as a set (its place
 differs between them), its direction cannot: each clip is drawn moving up,
@@ -55,6 +57,18 @@ SPEED = (0.04, 0.07)
 MAX_STEP = 0.5  # Of the item's side.
 NUM_CLASSES = 2 * NUM_ITEM_CLASSES  # (class, up or down).
 DIRECTIONS = ('up', 'down')
+# Fashion-MNIST's classes as the clips' classes ('fine'), or in groups.
+CLASS_GROUPS = {
+    'fine': tuple((c,) for c in range(NUM_ITEM_CLASSES)),
+    # T-shirt, pullover, coat, shirt | trouser | dress | sandal, sneaker,
+    # ankle boot | bag.
+    'coarse': ((0, 2, 4, 6), (1,), (3,), (5, 7, 9), (8,)),
+}
+
+
+def num_classes(classes: str = 'fine') -> int:
+  """The clips' labels under a grouping of `CLASS_GROUPS`: 2 a class."""
+  return 2 * len(CLASS_GROUPS[classes])
 
 
 def label_of(item_class: int, direction: int) -> int:
@@ -89,7 +103,7 @@ def make_clip(rng: np.random.Generator, label: int, items_by_class,
   """
   mover_class, direction = divmod(label, 2)
   others = rng.permutation(
-      [c for c in range(NUM_ITEM_CLASSES) if c != mover_class])
+      [c for c in sorted(items_by_class) if c != mover_class])
   classes = [mover_class, *others[:num_items - 1]]
   columns = rng.permutation(num_items)  # The mover's column is random.
   width = size // num_items
@@ -126,8 +140,8 @@ def make_clip(rng: np.random.Generator, label: int, items_by_class,
   return clip[::-1] if direction else clip
 
 
-def _items_by_class(items, labels):
-  return {c: items[labels == c] for c in range(NUM_ITEM_CLASSES)}
+def _items_by_class(items, labels, groups):
+  return {g: items[np.isin(labels, group)] for g, group in enumerate(groups)}
 
 
 def _clips(count: int, items_by_class, num_items: int, num_frames: int,
@@ -136,7 +150,7 @@ def _clips(count: int, items_by_class, num_items: int, num_frames: int,
   rng = np.random.default_rng(seed)
   photographs = make_shapes.load_photographs()
   for i in range(count):
-    label = i % NUM_CLASSES
+    label = i % (2 * len(items_by_class))
     yield make_clip(rng, label, items_by_class, num_items, num_frames, size,
                     photographs, speed, item_scale), label
 
@@ -148,6 +162,7 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
                        fashion_mnist_dir: Optional[str] = None,
                        speed: Tuple[float, float] = SPEED,
                        item_scale: float = 1.0,
+                       classes: str = 'fine',
                        log: Callable[[str], None] = print,
                        **load_kwargs) -> Dict[str, str]:
   """Writes the train and validation TFRecords; returns {file name: path}.
@@ -159,8 +174,9 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
     output_dir: Folder of the two files.
     num_train: Training clips (items from the training split).
     num_val: Validation clips (items from the test split).
-    num_items: Items a clip, 1 to 10; each gets a column of the frame (one
-      item: the mover alone, the frame's full width).
+    num_items: Items a clip, 1 to the number of classes, each of its own
+      class; each gets a column of the frame (one item: the mover alone,
+      the frame's full width).
     num_frames: Frames a clip, at least 4.
     frame_size: Side of the frames; each item is frame_size // num_items
       pixels wide, at least 12.
@@ -169,15 +185,21 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
     speed: The mover's speed range, fractions of the side a frame.
     item_scale: Each item's side as a fraction of its column's width, in
       (0, 1]; at least 12 pixels.
+    classes: A grouping of `CLASS_GROUPS`: 'fine' (Fashion-MNIST's 10) or
+      'coarse' (5 groups); `num_classes(classes)` labels.
     log: Receives the route taken and the files written.
     **load_kwargs: Further `fashion_mnist.load` arguments (tests).
 
   Raises:
     ValueError: for bad sizes or counts (before anything is read or written).
   """
-  if not 1 <= num_items <= NUM_ITEM_CLASSES:
-    raise ValueError(f'num_items must be 1..{NUM_ITEM_CLASSES}; received '
-                     f'{num_items}.')
+  if classes not in CLASS_GROUPS:
+    raise ValueError(f'classes must be one of {sorted(CLASS_GROUPS)}; '
+                     f'received {classes!r}.')
+  groups = CLASS_GROUPS[classes]
+  if not 1 <= num_items <= len(groups):
+    raise ValueError(f'num_items must be 1..{len(groups)} ({classes!r} '
+                     f'classes); received {num_items}.')
   if not 0 < item_scale <= 1:
     raise ValueError(f'item_scale must be in (0, 1]; received {item_scale}.')
   side = item_side(frame_size, num_items, item_scale)
@@ -196,8 +218,8 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
   records.check_counts(num_train, num_val)
   x_train, y_train, x_test, y_test = fashion_mnist.load(
       fashion_mnist_dir, log=log, **load_kwargs)
-  items = {True: _items_by_class(x_train, y_train),
-           False: _items_by_class(x_test, y_test)}
+  items = {True: _items_by_class(x_train, y_train, groups),
+           False: _items_by_class(x_test, y_test, groups)}
 
   def examples(is_training, count, split_seed):
     for clip, label in _clips(count, items[is_training], num_items,
@@ -212,7 +234,7 @@ def make_fashion_clips(output_dir: str, num_train: int = 4000,
   records.write_settings(output_dir, dict(
       num_train=num_train, num_val=num_val, num_items=num_items,
       num_frames=num_frames, frame_size=frame_size, seed=seed, speed=speed,
-      item_scale=item_scale))
+      item_scale=item_scale, classes=classes))
   return paths
 
 

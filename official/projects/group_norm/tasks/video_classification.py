@@ -63,7 +63,8 @@ class VideoClassificationTask(mg_video.VideoClassificationTask):
     folder holds.
     """
     config = self.task_config
-    return dict(num_items=config.fashion_clips_items,
+    return dict(classes=config.fashion_clips_classes,
+                num_items=config.fashion_clips_items,
                 item_scale=config.fashion_clips_item_scale,
                 speed=tuple(config.fashion_clips_speed),
                 **self._clip_shape(params))
@@ -73,9 +74,17 @@ class VideoClassificationTask(mg_video.VideoClassificationTask):
 
     Raises:
       ValueError: when the Fashion-MNIST clips' folder holds clips made with
-        other settings than the experiment's (`records.check_settings`).
+        other settings than the experiment's (`records.check_settings`), or
+        when `num_classes` does not count their labels.
     """
     config = self.task_config
+    if config.make_fashion_clips_if_missing:
+      labels = make_fashion_clips.num_classes(config.fashion_clips_classes)
+      if params.num_classes != labels:
+        raise ValueError(
+            f'fashion_clips_classes={config.fashion_clips_classes!r} gives '
+            f'{labels} labels; the data config has num_classes='
+            f'{params.num_classes}. Set both (train and validation).')
     if ((config.make_clips_if_missing or config.make_fashion_clips_if_missing)
         and not tf.io.gfile.glob(params.input_path)):
       folder = os.path.dirname(params.input_path) or '.'

@@ -127,6 +127,24 @@ def test_training_clips_use_training_items_and_validation_test_items(
   assert seen == [fashion_idx.COUNTS['train'], fashion_idx.COUNTS['test']]
 
 
+def test_coarse_classes_group_the_items_and_halve_the_labels(tmp_path,
+                                                            files):
+  assert make_fashion_clips.num_classes('coarse') == 10
+  assert make_fashion_clips.num_classes() == make_fashion_clips.NUM_CLASSES
+  groups = make_fashion_clips.CLASS_GROUPS['coarse']
+  assert sorted(c for g in groups for c in g) == list(range(10))
+  labels = np.arange(10).repeat(3)
+  by_group = make_fashion_clips._items_by_class(  # noqa: SLF001
+      labels * 10, labels, groups)  # An item's value names its class.
+  assert [sorted(set(v // 10)) for v in by_group.values()] == [
+      list(g) for g in groups]
+  paths = _make(tmp_path / 'out', files, num_train=20, num_val=10,
+                classes='coarse')
+  decoded = [int(video_input.Decoder().decode(r)['clip/label/index'][0])
+             for r in tf.data.TFRecordDataset(paths['train.tfrecord'])]
+  assert decoded == list(range(10)) * 2
+
+
 @pytest.mark.parametrize('kwargs,message', [
     (dict(num_items=0), 'num_items must be 1..10'),
     (dict(num_frames=3), 'num_frames=3 must be >= 4'),
@@ -136,6 +154,9 @@ def test_training_clips_use_training_items_and_validation_test_items(
     (dict(num_val=0), 'must be >= 1'),
     (dict(speed=(0.1, 0.3)), 'more than 0.5 of its side'),
     (dict(speed=(0.03, 0.02)), r'speed=\(0.03, 0.02\) must be a range'),
+    (dict(classes='fine_grained'), r"classes must be one of \['coarse', "),
+    (dict(classes='coarse', num_items=6),
+     r"num_items must be 1..5 \('coarse' classes\)"),
 ])
 def test_bad_arguments_raise_before_anything_is_read(tmp_path, kwargs,
                                                      message):

@@ -93,6 +93,12 @@ def test_fashion_clips_are_made_from_the_fashion_files(tmp_path, monkeypatch):
            m['frame_size']) for m in made] == [(4000, 2000, 2, 8, 48)]
   assert features['image'].shape == (20, 8, 48, 48, 3)
   assert sorted(np.argmax(labels, -1).tolist()) == list(range(20))
+  with pytest.raises(ValueError, match="'coarse' gives 10 labels; the data "
+                     'config has num_classes=20'):
+    helpers.first_batch(
+        'video_i3d_gn_fashion_clips', 'validation_data',
+        str(tmp_path / 'validation.tfrecord'), 20,
+        overrides={'task': {'fashion_clips_classes': 'coarse'}})
   with pytest.raises(ValueError, match=r"'item_scale': \(1.0, 0.5\)"):
     helpers.first_batch(
         'video_i3d_gn_fashion_clips', 'validation_data',
