@@ -338,7 +338,7 @@ def run_cells(experiment: str, lines: Sequence[str],
   log(f'Cells with results in {results.path}: {len(cells)} cells, '
       f'{len(cells) - len(todo)} already done, {len(todo)} to run on '
       f'{cpu_replicas} CPU replicas.')
-  start = time.monotonic()
+  start, ran = time.monotonic(), 0
   for i, cell in enumerate(todo, 1):
     run_dir = os.path.join(output_dir, 'runs', cell.name)
     what = (f'[{i}/{len(todo)}] {cell.line} at {cell.per_replica_batch} '
@@ -357,9 +357,10 @@ def run_cells(experiment: str, lines: Sequence[str],
       row = run_cell(experiment, cell, overrides[cell], cpu_replicas,
                      run_dir, params_override)
       results.put(row)
+    ran += 1
     write_csv(results_dir, sorted(results.rows, key=row_order))
     elapsed = time.monotonic() - start
-    eta = elapsed / i * (len(todo) - i)
+    eta = elapsed / ran * (len(todo) - i)  # Cells skipped took no time.
     outcome = (f'validation error {100 * row["val_error"]:.2f}% after '
                f'{row["steps"]} steps' if row['status'] == 'ok'
                else row['status'])
