@@ -25,10 +25,11 @@ data folder), allowed before the protocol is fixed; its rows go under
 
 The exit status is the claims, fixed before any counted run (`claims`), each
 printed with its paired difference over seeds and 95% interval (top-1
-points). The pilot sets the clips' difficulty first (GN at 8 clips per
-replica between 80 and 92% top-1, `PILOT_BAND`); until its setting is
-committed (`PROTOCOL_FIXED`), no counted cell runs. `--report_only` reports
-what is recorded.
+points); `table8.md` sets the rows beside the paper's Table 8 and
+`sweep.png` plots error against clips per replica. The pilot sets the clips'
+difficulty first (GN at 8 clips per replica between 80 and 92% top-1,
+`PILOT_BAND`); until its setting is committed (`PROTOCOL_FIXED`), no
+counted cell runs. `--report_only` reports what is recorded.
 """
 
 import os
@@ -187,8 +188,44 @@ def run_pilot(name: str, override: str, output_dir: str, results_dir: str,
       schedule_scale=schedule_scale, log=log)[0]
 
 
+# Table 8's rows: (frames here, clips per replica, long clips?, the paper's
+# (frames, clips per GPU) or None where it ran no such row).
+TABLE8_ROWS = ((8, 8, False, (32, 8)), (8, 4, False, (32, 4)),
+               (8, 2, False, None), (16, 4, True, (64, 4)))
+
+
+def table8(short: Sequence[Dict], long: Sequence[Dict]) -> str:
+  """Markdown: top-1 % of each norm's rows beside the paper's Table 8."""
+  top1, top1_long = top1_by_seed(short), top1_by_seed(long)
+  lines = ['| norm | frames | clips per replica | top-1 % (mean ± sd) | seeds '
+           '| paper: frames, clips per GPU, top-1 % |',
+           '| --- | ---: | ---: | ---: | ---: | --- |']
+  rows = [(norm, *row) for norm in NORMS for row in TABLE8_ROWS]
+  rows.append(('group_norm+c2d', 8, 8, False, None))
+  for line, frames, clips, is_long, paper in rows:
+    by_seed = (top1_long if is_long else top1).get((line, clips), {})
+    values = list(by_seed.values())
+    ours = (f'{np.mean(values):.2f} ± {np.std(values):.2f}' if values
+            else '-')
+    theirs = (f'{paper[0]}, {paper[1]}, {PAPER_TABLE8[line][paper]}'
+              if paper else '-')
+    lines.append(f'| {line} | {frames} | {clips} | {ours} | {len(values)} '
+                 f'| {theirs} |')
+  return '\n'.join(lines)
+
+
+def plot(short: Sequence[Dict], long: Sequence[Dict], path: str) -> None:
+  """Error against clips per replica (the paper's Figure 1 for video)."""
+  table = {line: by_clips for line, by_clips in engine.summarize(short).items()
+           if line in NORMS}
+  for line, by_clips in engine.summarize(long).items():
+    table[f'{line}, 16 frames'] = by_clips
+  engine.plot(table, (8, 4, 2), path, 'I3D on Fashion-MNIST clips',
+              unit='clips', bars='std')
+
+
 def report(results_dir: str, log=print) -> List[stats.Claim]:
-  """Prints and writes (`claims.md`) the claims over the recorded rows."""
+  """Prints and writes the claims (`claims.md`), `table8.md`, `sweep.png`."""
   short = runner.read_rows(os.path.join(results_dir, 'short'))
   long = runner.read_rows(os.path.join(results_dir, 'long'))
   results = claims(short, long)
@@ -196,6 +233,10 @@ def report(results_dir: str, log=print) -> List[stats.Claim]:
   os.makedirs(results_dir, exist_ok=True)
   with open(os.path.join(results_dir, 'claims.md'), 'w') as f:
     f.write(text + '\n')
+  with open(os.path.join(results_dir, 'table8.md'), 'w') as f:
+    f.write(table8(short, long) + '\n')
+  if short or long:
+    plot(short, long, os.path.join(results_dir, 'sweep.png'))
   log(text)
   return results
 

@@ -90,3 +90,21 @@ def test_the_pilot_runs_gn_at_8_clips_into_its_own_folder(monkeypatch):
 def test_a_pilot_name_is_a_plain_folder_name(name):
   with pytest.raises(ValueError, match='plain folder name'):
     study.run_pilot(name, '', 'runs', 'docs')
+
+
+def test_the_report_sets_the_rows_beside_table_8_and_plots_clips(tmp_path):
+  short, long = _paper_like()
+  table = study.table8(short, long).splitlines()
+  assert '| batch_norm | 8 | 4 | 83.00 ± 0.33 | 3 | 32, 4, 72.1 |' in table
+  assert '| group_norm | 16 | 4 | 87.50 ± 0.24 | 3 | 64, 4, 74.5 |' in table
+  assert '| group_norm | 8 | 2 | - | 0 | - |' in table  # No such cell yet.
+  assert '| group_norm+c2d | 8 | 8 | 48.00 ± 0.00 | 1 | - |' in table
+  for folder, rows in (('short', short), ('long', long)):
+    results = study.runner.ResultsFile(
+        os.path.join(tmp_path, folder, study.runner.RESULTS_FILE),
+        engine.KEY_FIELDS, {})
+    for row in rows:
+      results.put(row)
+  study.report(str(tmp_path), log=lambda _: None)
+  assert os.path.getsize(tmp_path / 'sweep.png') > 1000
+  assert (tmp_path / 'table8.md').read_text().splitlines() == table
