@@ -40,7 +40,7 @@ def test_maskrcnn_shapes_fails_on_pretrained_gn_against_bn_star():
 # states them: counted rows land over several sessions, and a claim whose
 # cells are not all in yet has no verdict (None). Claim 2 (|GN - BN| <= 1
 # point at 32 and at 16) fails on its three seeds.
-FASHION_MNIST_VERDICTS = [None, False, False, None, True, False]
+FASHION_MNIST_VERDICTS = [False, False, False, True, True, False]
 
 
 def test_fashion_mnist_rows_give_the_verdicts_the_readme_states():
