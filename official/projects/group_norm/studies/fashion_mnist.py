@@ -121,7 +121,8 @@ CONVERGED = 0.5  # GN at 32 within this of a run twice as long (protocol).
 
 
 def run_parts(parts: Sequence[str], output_dir: str, results_dir: str,
-              log=print, batches: Sequence[int] = ()) -> List[Dict]:
+              log=print, batches: Sequence[int] = (),
+              seeds: Sequence[int] = ()) -> List[Dict]:
   """Runs the parts' missing cells; returns their rows.
 
   Args:
@@ -132,6 +133,8 @@ def run_parts(parts: Sequence[str], output_dir: str, results_dir: str,
     batches: when given, only the cells at these images per replica (the
       cheap cells that decide a claim can run before the dear ones); the
       planned cells, and so the claims, do not change.
+    seeds: when given, only these seeds of each part (one seed of every
+      ablation line before a second of any); the plan does not change.
 
   Raises:
     RuntimeError: while the protocol is not fixed (`PROTOCOL_FIXED`).
@@ -146,14 +149,16 @@ def run_parts(parts: Sequence[str], output_dir: str, results_dir: str,
     part = PARTS[name]
     part_batches = tuple(b for b in part.batches
                          if not batches or b in batches)
-    if not part_batches:
-      log(f'Part {name!r}: no cell at {list(batches)} images per replica.')
+    part_seeds = tuple(s for s in part.seeds if not seeds or s in seeds)
+    if not part_batches or not part_seeds:
+      log(f'Part {name!r}: no cell at {list(batches)} images per replica '
+          f'and seeds {list(seeds)}.')
       continue
     log(f'Part {name!r}: {part.experiment}, {part.lines} at '
-        f'{part_batches} images per replica, seeds {part.seeds}, '
+        f'{part_batches} images per replica, seeds {part_seeds}, '
         f'{part.base_learning_rate} per 256 images.')
     rows += engine.run_cells(
-        part.experiment, part.lines, part_batches, part.seeds, REPLICAS,
+        part.experiment, part.lines, part_batches, part_seeds, REPLICAS,
         os.path.join(output_dir, part.results_folder),
         os.path.join(results_dir, part.results_folder),
         base_learning_rate=part.base_learning_rate,
@@ -366,7 +371,8 @@ def main(_) -> None:
   if not FLAGS.report_only:
     try:
       rows = run_parts(FLAGS.parts, FLAGS.output_dir, results_dir,
-                       batches=[int(b) for b in FLAGS.batches])
+                       batches=[int(b) for b in FLAGS.batches],
+                       seeds=[int(s) for s in FLAGS.seeds])
     except RuntimeError as e:
       sys.exit(str(e))
     failed = [r for r in rows if r['status'] != 'ok']
@@ -393,6 +399,8 @@ if __name__ == '__main__':
   flags.DEFINE_list('batches', [], 'Only the cells at these images per '
                     'replica (all when empty); the claims still count every '
                     'planned cell.')
+  flags.DEFINE_list('seeds', [], 'Only these seeds of each part (all when '
+                    'empty); the claims still count every planned cell.')
   flags.DEFINE_bool('report_only', False, 'Run nothing: report and check '
                     'what is recorded.')
   app.run(main)

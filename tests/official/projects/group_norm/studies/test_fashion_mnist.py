@@ -149,6 +149,23 @@ def test_batches_runs_only_those_cells_of_each_part(tmp_path, monkeypatch):
                    (study.PARTS['ablation'].lines, (32,), (0, 1, 2))]
 
 
+def test_seeds_runs_only_those_seeds_of_each_part(tmp_path, monkeypatch):
+  asked = []
+
+  def run_cells(experiment, lines, batches, seeds, *args, **kwargs):
+    asked.append((lines, batches, seeds))
+    return [], None
+
+  monkeypatch.setattr(study, 'PROTOCOL_FIXED', True)
+  monkeypatch.setattr(study.engine, 'run_cells', run_cells)
+  study.run_parts(['ablation', 'small_batch_seeds', 'paper_lr'],
+                  str(tmp_path / 'runs'), str(tmp_path / 'docs'),
+                  log=lambda _: None, seeds=[0])
+  # small_batch_seeds plans seeds 3 and 4 only: it is skipped.
+  assert asked == [(study.PARTS['ablation'].lines, (32,), (0,)),
+                   (study.PARTS['paper_lr'].lines, (32,), (0,))]
+
+
 def test_a_cell_short_of_its_planned_seeds_gives_no_verdict():
   rows = [r for r in _paper_like()
           if not (r['line'] == 'batch_norm' and r['per_replica_batch'] == 2
