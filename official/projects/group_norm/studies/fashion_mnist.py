@@ -261,6 +261,12 @@ def reported(rows: Sequence[Dict]) -> List[str]:
       paper = PAPER_TABLE2['batch_norm'][batch] - PAPER_TABLE2['batch_norm'][32]
       lines.append(f'BN at {batch} - BN at 32: '
                    f'{stats.paired_difference(a, b)} (paper {paper:+.1f})')
+  found = sweep.experiment_ablation(PHOTOS, list(rows))
+  spread = found and sweep.group_spread(found[0], found[1])
+  if spread:
+    lines.append(f'Ablation, mean error over G >= 2 groups at {found[2]}: '
+                 f'spread {spread[0]:.2f} points (paper, matched settings: '
+                 f'{spread[1]:.1f}; over G = 2..64: 0.6)')
   a, b = by_seed.get(('batch_renorm', 4)), by_seed.get(('batch_norm', 4))
   if a and b and set(a) & set(b):
     lines.append(f'Batch Renorm - BN at 4: {stats.paired_difference(a, b)} '

@@ -99,17 +99,36 @@ def format_ablation(table, narrowest_width: int, batch: int) -> str:
     matched = {k: paper.get(paper_counterpart(k, narrowest_width))
                for k in ours}
     paper_best = min(paper.values())
-    lines += [f'| {title} | error % | vs best | paper\'s {title} | paper '
-              'error % | paper vs best |', '|' + ' --- |' * 6]
+    lines += [f'| {title} | error % | seeds | vs best | paper\'s {title} | '
+              'paper error % | paper vs best |', '|' + ' --- |' * 7]
     for k in sorted(ours, reverse=True):
       theirs = matched[k]
       paper_cells = (f'{paper_counterpart(k, narrowest_width)} | {theirs:.1f} '
                      f'| {theirs - paper_best:+.1f}' if theirs is not None
                      else f'{paper_counterpart(k, narrowest_width)} | - | -')
-      lines.append(f'| {k} | {ours[k]:.2f} | {ours[k] - best:+.2f} | '
-                   f'{paper_cells} |')
+      lines.append(f'| {k} | {ours[k]:.2f} | {len(table[kind][k])} | '
+                   f'{ours[k] - best:+.2f} | {paper_cells} |')
     lines.append('')
   return '\n'.join(lines).rstrip()
+
+
+def group_spread(table, narrowest_width: int) -> Optional[Tuple[float, float]]:
+  """(ours, the paper's) spread of mean error over 2 or more groups.
+
+  The paper's finding (Table 3): GN is insensitive to G, within 0.6 point
+  from 2 to 64 groups; one group (LN) stands apart. The paper's spread is
+  taken over the settings matched to ours (`paper_counterpart`).
+
+  Returns:
+    None with fewer than two such settings of ours.
+  """
+  ours = {k: sum(v) / len(v) for k, v in table['G'].items() if k >= 2}
+  if len(ours) < 2:
+    return None
+  theirs = [PAPER_GROUPS[paper_counterpart(k, narrowest_width)] for k in ours
+            if paper_counterpart(k, narrowest_width) in PAPER_GROUPS]
+  return (max(ours.values()) - min(ours.values()),
+          max(theirs) - min(theirs) if theirs else float('nan'))
 
 
 def plot_ablation(table, path: str, title: str) -> None:
@@ -249,6 +268,24 @@ def write_report(results_dir: str, experiment: str, rows: List[Dict],
   log(f'Wrote {", ".join(written)} in {results_dir}.')
 
 
+def experiment_ablation(experiment: str, rows: List[Dict]):
+  """The group-count lines of an experiment's rows, as `ablation_table`.
+
+  Returns:
+    (table, narrowest width, images per replica), plain GN at that batch
+    counted as the experiment's own groups; None without group-count rows.
+  """
+  ablation_rows = [r for r in rows if engine.is_ablation(r['line'])]
+  if not ablation_rows:
+    return None
+  backbone = common.get_exp_config(experiment).task.model.backbone.get()
+  batch = ablation_rows[0]['per_replica_batch']
+  gn_rows = [r for r in rows if r['line'] == 'group_norm'
+             and r['per_replica_batch'] == batch]
+  return (ablation_table(ablation_rows + gn_rows, backbone.groups),
+          int(64 * backbone.depth_multiplier), batch)
+
+
 def write_ablation(results_dir: str, experiment: str, rows: List[Dict],
                    title: str, log=print) -> bool:
   """`ablation.md` and `ablation.png` of the group-count lines, if any ran.
@@ -259,16 +296,11 @@ def write_ablation(results_dir: str, experiment: str, rows: List[Dict],
   Returns:
     Whether there were group-count rows (and so the files were written).
   """
-  ablation_rows = [r for r in rows if engine.is_ablation(r['line'])]
-  if not ablation_rows:
+  found = experiment_ablation(experiment, rows)
+  if found is None:
     return False
-  backbone = common.get_exp_config(experiment).task.model.backbone.get()
-  batch = ablation_rows[0]['per_replica_batch']
-  gn_rows = [r for r in rows if r['line'] == 'group_norm'
-             and r['per_replica_batch'] == batch]
-  ablation = ablation_table(ablation_rows + gn_rows, backbone.groups)
-  markdown = format_ablation(ablation, int(64 * backbone.depth_multiplier),
-                             batch)
+  ablation, narrowest_width, batch = found
+  markdown = format_ablation(ablation, narrowest_width, batch)
   with open(os.path.join(results_dir, 'ablation.md'), 'w') as f:
     f.write(markdown + '\n')
   plot_ablation(ablation, os.path.join(results_dir, 'ablation.png'),

@@ -96,10 +96,13 @@ def test_report_writes_tables_plots_and_claims(tmp_path):
   assert 'Table 1 for LN 25.3, IN 28.4' in table
   with open(os.path.join(results_dir, 'ablation.md')) as f:
     ablation = f.read()  # G=4 and plain GN (the experiment's G=8) at 32.
-  assert '| 8 | 25.00 | +0.00 | 32 | 24.1 |' in ablation
-  assert '| 4 | 25.50 | +0.50 | 16 | 24.6 |' in ablation
+  assert '| 8 | 25.00 | 3 | +0.00 | 32 | 24.1 |' in ablation
+  assert '| 4 | 25.50 | 3 | +0.50 | 16 | 24.6 |' in ablation
   with open(os.path.join(results_dir, 'claims.md')) as f:
-    assert 'twice as long: not measured' in f.read()
+    claims_md = f.read()
+  assert 'twice as long: not measured' in claims_md
+  assert ('spread 0.50 points (paper, matched settings: 0.5; over G = 2..64: '
+          '0.6)') in claims_md
 
 
 def test_convergence_compares_gn_at_32_with_twice_the_epochs():

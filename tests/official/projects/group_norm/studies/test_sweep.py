@@ -35,11 +35,20 @@ def test_ablation_table_sits_beside_the_papers_settings():
   assert table == {'G': {16: [2.0], 8: [1.0, 3.0]}, 'C': {1: [5.0]}}
   assert sweep.paper_counterpart(8, narrowest_width=16) == 32
   lines = sweep.format_ablation(table, 16, 32).splitlines()
-  assert '| 16 | 2.00 | +0.00 | 64 | 24.6 | +0.5 |' in lines
-  assert '| 8 | 2.00 | +0.00 | 32 | 24.1 | +0.0 |' in lines
+  assert '| 16 | 2.00 | 1 | +0.00 | 64 | 24.6 | +0.5 |' in lines
+  assert '| 8 | 2.00 | 2 | +0.00 | 32 | 24.1 | +0.0 |' in lines
   # One channel per group is IN at any width: the paper's 1-channel row.
-  assert '| 1 | 5.00 | +0.00 | 1 | 28.4 | +4.2 |' in lines
+  assert '| 1 | 5.00 | 1 | +0.00 | 1 | 28.4 | +4.2 |' in lines
   assert sweep.paper_counterpart(1, narrowest_width=16) == 1
+
+
+def test_group_spread_is_over_two_or_more_groups_beside_the_papers():
+  table = {'G': {16: [2.0], 8: [1.0, 3.0], 2: [4.5], 1: [9.0]}, 'C': {}}
+  # Ours over 16, 8 (mean 2.0), 2: 2.5; LN (G=1) stands apart, as in Table 3.
+  # The paper's matched settings, G = 64, 32, 8: 24.6, 24.1, 24.4.
+  ours, theirs = sweep.group_spread(table, narrowest_width=16)
+  assert ours == pytest.approx(2.5) and theirs == pytest.approx(0.5)
+  assert sweep.group_spread({'G': {8: [1.0], 1: [2.0]}, 'C': {}}, 16) is None
 
 
 @pytest.mark.slow
