@@ -247,8 +247,12 @@ def convergence(rows: Sequence[Dict], longer: Sequence[Dict]) -> str:
     return 'GN at 32 trained twice as long: not measured'
   d = stats.paired_difference(a, b)
   verdict = 'converged' if abs(d.mean) <= CONVERGED else 'NOT converged'
+  # The check is two-sided as fixed; which side it misses on matters: a
+  # longer run that is worse says more epochs would not have helped.
+  side = ('; the longer run is better' if d.mean < 0 else
+          '; the longer run is worse' if d.mean > 0 else '')
   return (f'GN at 32, twice the epochs - the protocol\'s: {d} ({verdict}: '
-          f'within {CONVERGED} point or not)')
+          f'within {CONVERGED} point or not{side})')
 
 
 def reported(rows: Sequence[Dict]) -> List[str]:

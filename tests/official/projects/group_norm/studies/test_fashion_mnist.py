@@ -112,7 +112,12 @@ def test_convergence_compares_gn_at_32_with_twice_the_epochs():
       'GN at 32, twice the epochs - the protocol\'s: -0.13 [95% CI')
   assert '(converged' in study.convergence(rows, longer)
   longer = _rows({('group_norm', 32): [23.0, 23.1, 22.9]})
-  assert 'NOT converged' in study.convergence(rows, longer)
+  assert ('NOT converged: within 0.5 point or not; the longer run is better'
+          in study.convergence(rows, longer))
+  # Worse by more than 0.5 misses the two-sided check too, and says so.
+  longer = _rows({('group_norm', 32): [26.0, 26.1, 25.9]})
+  assert ('NOT converged: within 0.5 point or not; the longer run is worse'
+          in study.convergence(rows, longer))
 
 
 @pytest.mark.parametrize('name', sorted(study.PARTS))
