@@ -177,13 +177,19 @@ PILOT = Part(SHORT, ('group_norm',), (8,), (0,))
 
 
 def run_pilot(name: str, override: str, output_dir: str, results_dir: str,
-              schedule_scale: float = 1.0, log=print) -> List[Dict]:
-  """Runs one pilot setting (`PILOT` with `override`); returns its rows."""
+              schedule_scale: float = 1.0, log=print,
+              lines: Sequence[str] = PILOT.lines) -> List[Dict]:
+  """Runs one pilot setting (`PILOT` with `override`); returns its rows.
+
+  `lines` may add the C2D control (`group_norm+c2d`) to check, on the same
+  clips, that the setting leaves it well below GN.
+  """
   run_dir = runner.pilot_folder(output_dir, name)
-  log(f'Pilot {name!r}: GN at 8 clips per replica, seed 0, override '
-      f'{override!r}, {schedule_scale}x the epochs (counts for no claim).')
+  log(f'Pilot {name!r}: {", ".join(lines)} at 8 clips per replica, seed 0, '
+      f'override {override!r}, {schedule_scale}x the epochs (counts for no '
+      'claim).')
   return engine.run_cells(
-      PILOT.experiment, PILOT.lines, PILOT.clips, PILOT.seeds, REPLICAS,
+      PILOT.experiment, tuple(lines), PILOT.clips, PILOT.seeds, REPLICAS,
       run_dir, runner.pilot_folder(results_dir, name), params_override=override,
       schedule_scale=schedule_scale, log=log)[0]
 
@@ -249,10 +255,12 @@ def main(_) -> None:
   results_dir = runner.results_dir(FLAGS.results_dir, FLAGS.output_dir)
   if FLAGS.pilot:
     rows = run_pilot(FLAGS.pilot, FLAGS.pilot_override, FLAGS.output_dir,
-                     results_dir, FLAGS.pilot_schedule_scale)
-    top1 = [100 * (1 - r['val_error']) for r in rows]
-    print(f'Pilot {FLAGS.pilot!r}: GN top-1 at 8 clips per replica '
-          f'{top1} % (band {PILOT_BAND}).')
+                     results_dir, FLAGS.pilot_schedule_scale,
+                     lines=FLAGS.pilot_lines)
+    for row in rows:
+      print(f'Pilot {FLAGS.pilot!r}: {row["line"]} top-1 at 8 clips per '
+            f'replica {100 * (1 - row["val_error"]):.2f}% (GN\'s band '
+            f'{PILOT_BAND}).')
     return
   if not FLAGS.report_only:
     try:
@@ -280,6 +288,8 @@ if __name__ == '__main__':
   flags.DEFINE_string('pilot_override', '', 'The pilot\'s --params_override '
                       '(e.g. task.fashion_clips_items=3 with its own data '
                       'paths).')
+  flags.DEFINE_list('pilot_lines', list(PILOT.lines), 'The pilot\'s lines '
+                    '(add group_norm+c2d for the control).')
   flags.DEFINE_float('pilot_schedule_scale', 1.0, 'The pilot trains this '
                      'times the experiment\'s epochs.')
   flags.mark_flags_as_required(['output_dir'])

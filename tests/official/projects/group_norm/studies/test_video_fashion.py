@@ -84,6 +84,11 @@ def test_the_pilot_runs_gn_at_8_clips_into_its_own_folder(monkeypatch):
                   os.path.join('docs', 'pilot', 'fast'))
   assert kwargs['params_override'] == 'task.x=1'
   assert kwargs['schedule_scale'] == 3.0
+  # The C2D control can run on the same clips, into the same folder.
+  study.run_pilot('fast', 'task.x=1', 'runs', 'docs', log=lambda _: None,
+                  lines=['group_norm+c2d'])
+  assert calls[1][0][1:3] == (('group_norm+c2d',), (8,))
+  assert calls[1][0][6] == os.path.join('docs', 'pilot', 'fast')
 
 
 @pytest.mark.parametrize('name', ['', '../x', '.hidden'])
