@@ -64,8 +64,9 @@ def test_every_part_is_a_valid_cell_of_its_experiment():
                               study.REPLICAS)
 
 
-def test_no_counted_cell_runs_before_the_pilot_fixes_the_clips(tmp_path):
-  assert not study.PROTOCOL_FIXED
+def test_no_counted_cell_runs_before_the_pilot_fixes_the_clips(
+    tmp_path, monkeypatch):
+  monkeypatch.setattr(study, 'PROTOCOL_FIXED', False)
   with pytest.raises(RuntimeError, match='pilot has not fixed'):
     study.run_parts(['main'], str(tmp_path / 'runs'), str(tmp_path / 'docs'))
   assert not os.path.exists(tmp_path / 'runs')

@@ -90,15 +90,17 @@ def test_fashion_clips_are_made_from_the_fashion_files(tmp_path, monkeypatch):
       'video_i3d_gn_fashion_clips', 'validation_data',
       str(tmp_path / 'validation.tfrecord'), 20)
   assert [(m['num_train'], m['num_val'], m['num_items'], m['num_frames'],
-           m['frame_size']) for m in made] == [(4000, 2000, 2, 8, 48)]
+           m['frame_size'], m['classes'], m['speed']) for m in made] == [
+               (4000, 2000, 1, 8, 48, 'coarse', (0.02, 0.035))]
   assert features['image'].shape == (20, 8, 48, 48, 3)
-  assert sorted(np.argmax(labels, -1).tolist()) == list(range(20))
-  with pytest.raises(ValueError, match="'coarse' gives 10 labels; the data "
-                     'config has num_classes=20'):
+  # 10 labels (5 coarse classes x 2 directions), taking turns.
+  assert sorted(np.argmax(labels, -1).tolist()) == sorted(list(range(10)) * 2)
+  with pytest.raises(ValueError, match="'fine' gives 20 labels; the data "
+                     'config has num_classes=10'):
     helpers.first_batch(
         'video_i3d_gn_fashion_clips', 'validation_data',
         str(tmp_path / 'validation.tfrecord'), 20,
-        overrides={'task': {'fashion_clips_classes': 'coarse'}})
+        overrides={'task': {'fashion_clips_classes': 'fine'}})
   with pytest.raises(ValueError, match=r"'item_scale': \(1.0, 0.5\)"):
     helpers.first_batch(
         'video_i3d_gn_fashion_clips', 'validation_data',
