@@ -49,3 +49,13 @@ def test_fashion_mnist_rows_give_the_verdicts_the_readme_states():
   rows = runner.read_rows(os.path.join(DOCS, 'fashion_mnist', 'photos'))
   assert [c.held for c in fashion_mnist.claims(rows)] == (
       FASHION_MNIST_VERDICTS)
+
+
+def test_fashion_mnist_twice_the_epochs_is_worse_as_the_readme_says():
+  from official.projects.group_norm.studies import fashion_mnist  # noqa: PLC0415
+  rows = _rows(os.path.join('fashion_mnist', 'photos'))
+  longer = _rows(os.path.join('fashion_mnist', 'photos_x2'))
+  text = fashion_mnist.convergence(rows, longer)
+  assert text.startswith('GN at 32, twice the epochs - the protocol\'s: '
+                         '+0.56 [95% CI -0.46, +1.58] (n=3)'), text
+  assert text.endswith('the longer run is worse)'), text
