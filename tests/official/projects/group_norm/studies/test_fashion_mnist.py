@@ -140,15 +140,21 @@ def test_no_counted_cell_runs_before_the_protocol_is_fixed(tmp_path,
   assert not os.path.exists(tmp_path / 'runs')
 
 
-def test_batches_runs_only_those_cells_of_each_part(tmp_path, monkeypatch):
-  asked = []
+@pytest.fixture
+def asked(monkeypatch):
+  """The (lines, batches, seeds) each part asks the engine for; none run."""
+  calls = []
 
   def run_cells(experiment, lines, batches, seeds, *args, **kwargs):
-    asked.append((lines, batches, seeds))
+    calls.append((lines, batches, seeds))
     return [], None
 
   monkeypatch.setattr(study, 'PROTOCOL_FIXED', True)
   monkeypatch.setattr(study.engine, 'run_cells', run_cells)
+  return calls
+
+
+def test_batches_runs_only_those_cells_of_each_part(tmp_path, asked):
   study.run_parts(['norms', 'ablation', 'small_batch_seeds'],
                   str(tmp_path / 'runs'), str(tmp_path / 'docs'),
                   log=lambda _: None, batches=[32])
@@ -157,15 +163,7 @@ def test_batches_runs_only_those_cells_of_each_part(tmp_path, monkeypatch):
                    (study.PARTS['ablation'].lines, (32,), (0, 1, 2))]
 
 
-def test_seeds_runs_only_those_seeds_of_each_part(tmp_path, monkeypatch):
-  asked = []
-
-  def run_cells(experiment, lines, batches, seeds, *args, **kwargs):
-    asked.append((lines, batches, seeds))
-    return [], None
-
-  monkeypatch.setattr(study, 'PROTOCOL_FIXED', True)
-  monkeypatch.setattr(study.engine, 'run_cells', run_cells)
+def test_seeds_runs_only_those_seeds_of_each_part(tmp_path, asked):
   study.run_parts(['ablation', 'small_batch_seeds', 'paper_lr'],
                   str(tmp_path / 'runs'), str(tmp_path / 'docs'),
                   log=lambda _: None, seeds=[0])
