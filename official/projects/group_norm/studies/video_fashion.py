@@ -96,8 +96,20 @@ def top1_by_seed(rows: Sequence[Dict]) -> Dict[Tuple[str, int],
           for cell, errors in engine.errors_by_seed(rows).items()}
 
 
+def planned_seeds(experiment: str, line: str, clips: int) -> set:
+  """The seeds the parts plan for a cell of an experiment."""
+  return {seed for part in PARTS.values() if part.experiment == experiment
+          and line in part.lines and clips in part.clips
+          for seed in part.seeds}
+
+
 def claims(short: Sequence[Dict], long: Sequence[Dict]) -> List[stats.Claim]:
-  """The five claims over the short- and long-clip rows."""
+  """The five claims over the short- and long-clip rows.
+
+  A cell counts only once every seed the parts plan for it is in: a claim
+  over a cell still running has no verdict (NOT MEASURED), never an interim
+  one.
+  """
   top1, top1_long = top1_by_seed(short), top1_by_seed(long)
 
   def diff(a, b):
@@ -106,7 +118,10 @@ def claims(short: Sequence[Dict], long: Sequence[Dict]) -> List[stats.Claim]:
     return stats.paired_difference(a, b)
 
   def cell(line, clips, table=None):
-    return (top1 if table is None else table).get((line, clips), {})
+    values = (top1 if table is None else table).get((line, clips), {})
+    experiment = SHORT if table is None else LONG
+    return (values if planned_seeds(experiment, line, clips) <= set(values)
+            else {})
 
   results = []
   d = diff(cell('batch_norm', 8), cell('batch_norm', 4))
