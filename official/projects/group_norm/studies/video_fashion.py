@@ -21,7 +21,8 @@ every temporal kernel 1, at 8 clips per replica, 1 seed.
 
 `--pilot=NAME` runs the difficulty pilot instead (GN at 8 clips per replica,
 seed 0, with `--pilot_override` applied, e.g. more items a clip or another
-data folder), allowed before the protocol is fixed; its rows go under
+data folder; `--pilot_lines=group_norm+c2d` runs the control on the same
+clips), allowed before the protocol is fixed; its rows go under
 `<results_dir>/pilot/NAME` and count for no claim.
 
 The exit status is the claims, fixed before any counted run (`claims`), each
