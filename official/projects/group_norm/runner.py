@@ -204,18 +204,19 @@ def results_dir(results_dir: Optional[str], output_dir: str) -> str:
 
 
 @contextlib.contextmanager
-def exclusive(path: str) -> Iterator[bool]:
+def exclusive(path: str, wait: bool = False) -> Iterator[bool]:
   """Yields whether this process got `path`'s lock, held for the block.
 
   Two studies sharing a results file take each run this way, so that the
   second skips the run the first is training instead of training it too
   (and deleting the first's folder). The lock dies with its process: a
-  killed study leaves no stale claim.
+  killed study leaves no stale claim. With `wait`, it blocks until the
+  holder lets go (a run this process needs the result of) and yields True.
   """
   os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
   with open(path, 'w') as f:
     try:
-      fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except BlockingIOError:
       yield False
       return

@@ -228,10 +228,19 @@ def pretrain_name(norm: str) -> str:
   return f'pretrain_{norm}'
 
 
+def _run_lock(output_dir: str, name: str, seed: int, wait: bool = False):
+  """The lock under which one process runs (name, seed); see `exclusive`."""
+  return runner.exclusive(
+      os.path.join(output_dir, 'locks', f'{name}_s{seed}.lock'), wait)
+
+
 def pretrain(output_dir: str, results: runner.ResultsFile,
              seeds: Sequence[int] = PRETRAIN_SEEDS, override: str = '',
              log=print) -> Dict[str, Dict[int, float]]:
   """Pretrains each norm at each of `seeds` that is not recorded.
+
+  Two processes on one output folder split the pretrainings (each runs under
+  its lock); each then waits for the other's, which the gate needs.
 
   Args:
     output_dir: One run folder per (norm, seed) goes here.
@@ -246,10 +255,17 @@ def pretrain(output_dir: str, results: runner.ResultsFile,
   Raises:
     RuntimeError: if a pretraining run fails.
   """
+  elsewhere = []  # Pretrainings another process is running.
   for norm in PRETRAIN_NORMS:
     for seed in seeds:
       name = pretrain_name(norm)
-      if results.get(row=name, seed=seed) is None:
+      with _run_lock(output_dir, name, seed) as mine:
+        results.reload()
+        if results.get(row=name, seed=seed) is not None:
+          continue
+        if not mine:
+          elsewhere.append((name, seed))
+          continue
         run_dir = os.path.join(output_dir, f'{name}_s{seed}')
         log(f'Pretraining {norm}, seed {seed} ({PRETRAIN_EXPERIMENT}), logs '
             f'in {run_dir}')
@@ -265,6 +281,10 @@ def pretrain(output_dir: str, results: runner.ResultsFile,
                      'steps': result.metrics['global_step'],
                      'wall_s': result.wall_s,
                      **engine.error_curves(result.history)})
+  for name, seed in elsewhere:  # The gate needs them: wait for each.
+    log(f'Waiting for another process\'s {name}, seed {seed}.')
+    with _run_lock(output_dir, name, seed, wait=True):
+      results.reload()
   accuracies = backbone_accuracies(results.rows, seeds)
   for norm, by_seed in accuracies.items():
     for seed, accuracy in by_seed.items():
@@ -300,12 +320,27 @@ def fine_tune(name: str, seed: int, output_dir: str,
   the pretrained backbones are read from `pretrain_dir` (`output_dir` if
   None); a pilot's `schedule_scale` multiplies the row's.
 
+  Returns:
+    The recorded row, or None when another process is training it.
+
   Raises:
     RuntimeError: if the run fails.
   """
-  recorded = results.get(row=name, seed=seed)
-  if recorded is not None:
-    return recorded
+  with _run_lock(output_dir, name, seed) as mine:
+    results.reload()
+    recorded = results.get(row=name, seed=seed)
+    if recorded is not None:
+      return recorded
+    if not mine:
+      log(f'{name}, seed {seed}: running in another process; skipped.')
+      return None
+    return _fine_tune(name, seed, output_dir, results, override, log,
+                      pretrain_dir, schedule_scale)
+
+
+def _fine_tune(name, seed, output_dir, results, override, log, pretrain_dir,
+               schedule_scale) -> Dict:
+  """`fine_tune`'s run, under its lock."""
   row = ROWS[name]
   run_dir = os.path.join(output_dir, f'{name}_s{seed}')
   overrides = row_overrides(name, common.get_exp_config(EXPERIMENT),
@@ -336,6 +371,10 @@ def run_study(names: Sequence[str], output_dir: str, results_dir: str,
               log=print) -> List[Dict]:
   """Pretrains (gated on parity), then fine-tunes the rows' missing seeds.
 
+  A second process with the same arguments takes the runs this one has not
+  (each runs under its lock); the rows returned leave out those it is
+  training.
+
   Raises:
     RuntimeError: before the pilot has fixed the protocol, when the
       backbones are not at parity (nothing fine-tunes), or when a run fails.
@@ -357,8 +396,9 @@ def run_study(names: Sequence[str], output_dir: str, results_dir: str,
     if not passed:
       raise RuntimeError(message)
   seeds = sorted({s for n in names for s in ROWS[n].seeds})
-  return [fine_tune(n, s, output_dir, results, log=log)
+  rows = [fine_tune(n, s, output_dir, results, log=log)
           for s in seeds for n in names if s in ROWS[n].seeds]
+  return [r for r in rows if r is not None]
 
 
 PILOT_ROWS = ('gn', 'bn_frozen')
@@ -385,7 +425,8 @@ def run_pilot(name: str, output_dir: str, results_dir: str,
     log: Progress goes here.
 
   Returns:
-    The fine-tuning rows, `PILOT_ROWS` in order.
+    The fine-tuning rows, `PILOT_ROWS` in order, less any that another
+    process on the same folders is training.
 
   Raises:
     ValueError: for a name that is not a plain folder name, or a
@@ -415,8 +456,9 @@ def run_pilot(name: str, output_dir: str, results_dir: str,
   log(' / '.join(f'{norm} {acc[0]:.2f}%' for norm, acc in accuracies.items())
       + ' top-1 at seed 0 (the gate needs seeds '
       f'{PRETRAIN_SEEDS} within {PARITY} point).')
-  return [fine_tune(row, 0, run_dir, results, override, log, pretrain_dir,
+  rows = [fine_tune(row, 0, run_dir, results, override, log, pretrain_dir,
                     schedule_scale) for row in PILOT_ROWS]
+  return [r for r in rows if r is not None]
 
 
 def main(_) -> None:

@@ -2,6 +2,8 @@
 
 import os
 import re
+import threading
+import time
 
 import pytest
 import yaml
@@ -240,6 +242,50 @@ def test_rows_fine_tune_from_their_norms_backbones_and_resume(tmp_path,
   assert again == rows and len(fake.commands) == 4 + 7  # Nothing reran.
   assert [c.held for c in study.claims(runner.read_rows(docs))][:2] == [
       True, True]  # Equal fake APs: GN at least BN*.
+
+
+def test_two_processes_split_the_runs_and_wait_for_the_gates(tmp_path,
+                                                            monkeypatch):
+  fake = _study(monkeypatch, {'batch_norm': 0.900, 'group_norm': 0.895})
+  runs, docs = str(tmp_path / 'runs'), str(tmp_path / 'docs')
+  other = runner.ResultsFile(os.path.join(docs, runner.RESULTS_FILE),
+                             study.KEY_FIELDS, {
+                                 'experiment': study.EXPERIMENT,
+                                 'pretrain_experiment':
+                                     study.PRETRAIN_EXPERIMENT})
+  released = threading.Event()
+
+  def other_process(name, seed, row, finish):
+    """Holds (name, seed)'s lock, as a second study training it would."""
+    held = threading.Event()
+
+    def hold():
+      with runner.exclusive(os.path.join(runs, 'locks',
+                                         f'{name}_s{seed}.lock')):
+        held.set()
+        if finish:  # It records its run, then lets go.
+          time.sleep(0.3)
+          other.put({'row': name, 'seed': seed, **row})
+        else:
+          released.wait()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait()
+    return thread
+
+  pretraining = other_process('pretrain_group_norm', 1, {'accuracy': 0.9},
+                              finish=True)
+  fine_tuning = other_process('gn', 0, {}, finish=False)
+  rows = study.run_study(['gn', 'bn_frozen'], runs, docs, log=lambda _: None)
+  released.set()
+  pretraining.join()
+  fine_tuning.join()
+  # Three pretrainings here, the fourth awaited; the gate saw all four.
+  assert len([c for c in fake.commands
+              if study.PRETRAIN_EXPERIMENT in ' '.join(c)]) == 3
+  assert ('gn', 0) not in [(r['row'], r['seed']) for r in rows]
+  assert len(rows) == 5 and len(fake.commands) == 3 + 5
 
 
 def test_the_pilot_runs_seed_0_apart_from_the_counted_results(tmp_path,
