@@ -129,16 +129,17 @@ def claims(short: Sequence[Dict], long: Sequence[Dict]) -> List[stats.Claim]:
   results.append(stats.Claim(
       f'BN at 4 clips per replica at least {BN_SMALL_BATCH_LOSS} point '
       'below BN at 8', None if d is None else d.mean >= BN_SMALL_BATCH_LOSS,
-      f'BN at 8 - BN at 4: {d} (paper +1.2)'))
+      f'BN at 8 - BN at 4: {d or "-"} (paper +1.2)'))
   d = diff(cell('group_norm', 4), cell('group_norm', 8))
   results.append(stats.Claim(
       f'|GN at 4 - GN at 8| at most {GN_FLAT} point',
       None if d is None else abs(d.mean) <= GN_FLAT,
-      f'GN at 4 - GN at 8: {d} (paper -0.2)'))
+      f'GN at 4 - GN at 8: {d or "-"} (paper -0.2)'))
   d = diff(cell('group_norm', 4), cell('batch_norm', 4))
   results.append(stats.Claim(
       'GN at 4 clips per replica at least BN at 4',
-      None if d is None else d.mean >= 0, f'GN - BN at 4: {d} (paper +0.7)'))
+      None if d is None else d.mean >= 0,
+      f'GN - BN at 4: {d or "-"} (paper +0.7)'))
   gains = {}  # {norm: {seed: long-clip top-1 at 4 - short-clip at 8}}
   for norm in NORMS:
     longer, shorter = cell(norm, 4, top1_long), cell(norm, 8)
@@ -155,7 +156,7 @@ def claims(short: Sequence[Dict], long: Sequence[Dict]) -> List[stats.Claim]:
       'GN long@4 - GN@8: ' + (str(stats.mean_interval(gn_gain)) if gn_gain
                               else '-') + ' (paper +1.5); BN long@4 - BN@8: '
       + (str(stats.mean_interval(bn_gain)) if bn_gain else '-') +
-      f' (paper +0.0); GN gain - BN gain: {gap}'))
+      f' (paper +0.0); GN gain - BN gain: {gap or "-"}'))
   gn8 = cell('group_norm', 8)
   c2d = cell('group_norm+c2d', 8)
   measured = bool(gn8) and bool(c2d)

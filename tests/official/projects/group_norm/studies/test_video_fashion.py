@@ -53,6 +53,7 @@ def test_each_claim_fails_on_its_own_counterexample():
 def test_missing_cells_are_not_measured():
   results = study.claims(_rows({('group_norm', 8): [85.0]}), [])
   assert [c.held for c in results] == [None] * 5
+  assert not any('None' in c.evidence for c in results)  # '-', said plainly.
 
 
 def test_a_cell_short_of_its_planned_seeds_gives_no_verdict():
