@@ -232,8 +232,9 @@ def table8(short: Sequence[Dict], long: Sequence[Dict]) -> str:
   for line, frames, clips, is_long, paper in rows:
     by_seed = (top1_long if is_long else top1).get((line, clips), {})
     values = list(by_seed.values())
-    ours = (f'{np.mean(values):.2f} ± {np.std(values):.2f}' if values
-            else '-')
+    ours = (f'{np.mean(values):.2f}' if values else '-')
+    if len(values) > 1:  # One seed has no spread to show.
+      ours += f' ± {np.std(values):.2f}'
     theirs = (f'{paper[0]}, {paper[1]}, {PAPER_TABLE8[line][paper]}'
               if paper else '-')
     lines.append(f'| {line} | {frames} | {clips} | {ours} | {len(values)} '

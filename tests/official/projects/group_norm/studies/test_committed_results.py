@@ -59,3 +59,19 @@ def test_fashion_mnist_twice_the_epochs_is_worse_as_the_readme_says():
   assert text.startswith('GN at 32, twice the epochs - the protocol\'s: '
                          '+0.56 [95% CI -0.46, +1.58] (n=3)'), text
   assert text.endswith('the longer run is worse)'), text
+
+
+# The video study's verdicts on its 21 committed cells, as the READMEs state
+# them: BN does not lose from 8 to 4 clips per replica, GN is not flat within
+# 1 point and trails BN at 4; longer clips gain GN more than BN; C2D far below.
+VIDEO_FASHION_VERDICTS = [False, False, False, True, True]
+
+
+def test_video_fashion_rows_give_the_verdicts_the_readme_states():
+  from official.projects.group_norm.studies import video_fashion  # noqa: PLC0415
+  assert video_fashion.PROTOCOL_FIXED
+  short = _rows(os.path.join('video_fashion', 'short'))
+  long = _rows(os.path.join('video_fashion', 'long'))
+  assert len(short) + len(long) == 21
+  assert [c.held for c in video_fashion.claims(short, long)] == (
+      VIDEO_FASHION_VERDICTS)
