@@ -22,7 +22,7 @@ import os
 import subprocess
 import sys
 import time
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -221,6 +221,38 @@ def exclusive(path: str, wait: bool = False) -> Iterator[bool]:
       yield False
       return
     yield True
+
+
+def run_lock(output_dir: str, run_name: str, wait: bool = False):
+  """`exclusive` on `<output_dir>/locks/<run_name>.lock`: one run's lock."""
+  return exclusive(os.path.join(output_dir, 'locks', f'{run_name}.lock'),
+                   wait)
+
+
+@contextlib.contextmanager
+def take_run(output_dir: str, run_name: str, results: 'ResultsFile',
+             done: Callable[[], bool]) -> Iterator[str]:
+  """Decides, under the run's lock, who trains one run of a shared study.
+
+  Several processes of one study command share its results file; each run
+  is trained by whichever takes its lock first, and only while unrecorded.
+  The results are re-read under the lock, so a run another process recorded
+  meanwhile is not trained twice.
+
+  Args:
+    output_dir: The study's run folder (its locks go under `locks/`).
+    run_name: The run's name, unique in the study.
+    results: The study's results file.
+    done: Whether `results` (just re-read) records the run.
+
+  Yields:
+    'done' if recorded, 'elsewhere' if another process holds the lock (it is
+    training the run), or 'mine': train it inside the block, which holds the
+    lock.
+  """
+  with run_lock(output_dir, run_name) as mine:
+    results.reload()
+    yield 'done' if done() else 'mine' if mine else 'elsewhere'
 
 
 def pilot_folder(parent: str, name: str) -> str:

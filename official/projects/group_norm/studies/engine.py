@@ -345,12 +345,12 @@ def run_cells(experiment: str, lines: Sequence[str],
             f'{unit}/replica, seed {cell.seed}')
     # A second study on the same results file takes the cells this one
     # has not: a cell runs only under its lock, and only if still missing.
-    with runner.exclusive(os.path.join(output_dir, 'locks',
-                                       cell.name + '.lock')) as mine:
-      results.reload()
-      if not mine or done(cell):
-        log(f'{what}: ' + ('running in another process' if not mine else
-                           'done by another process') + '; skipped.')
+    with runner.take_run(output_dir, cell.name, results,
+                         lambda: done(cell)) as taken:
+      if taken != 'mine':
+        log(f'{what}: ' + ('running in another process' if taken ==
+                           'elsewhere' else 'done by another process') +
+            '; skipped.')
         continue
       if os.path.exists(run_dir):  # Interrupted or failed earlier: anew.
         shutil.rmtree(run_dir)

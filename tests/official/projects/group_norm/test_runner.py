@@ -133,3 +133,21 @@ def test_exclusive_yields_false_while_another_holds_the_lock(tmp_path):
       assert (first, second) == (True, False)
   with runner.exclusive(path) as again:
     assert again  # Released with the block.
+
+
+def test_take_run_trains_a_run_once_across_processes(tmp_path):
+  path = str(tmp_path / 'results.json')
+  mine = runner.ResultsFile(path, ['name'], {'study': 'x'})
+  other = runner.ResultsFile(path, ['name'], {'study': 'x'})
+
+  def done():
+    return mine.get(name='a') is not None
+
+  with runner.take_run(str(tmp_path), 'a', mine, done) as first:
+    with runner.take_run(str(tmp_path), 'a', other, done) as second:
+      assert (first, second) == ('mine', 'elsewhere')
+    other.put({'name': 'a', 'error': 0.1})  # Recorded by the other process.
+  # Re-read under the lock: recorded elsewhere is done here too.
+  with runner.take_run(str(tmp_path), 'a', mine, done) as again:
+    assert again == 'done'
+  assert os.path.exists(tmp_path / 'locks' / 'a.lock')
