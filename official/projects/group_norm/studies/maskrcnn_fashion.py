@@ -62,6 +62,9 @@ PRETRAIN_NORMS = ('batch_norm', 'group_norm')
 PRETRAIN_SEEDS = (0, 1)
 PARITY = 1.0  # Points of top-1 between the two norms' mean pretraining.
 GN_LONG_GAIN = 0.5  # Box AP points GN at 2x must gain over GN at 1x.
+# Detectron's fine-tuning rate per image (0.02 for 16 images, warm-up from a
+# third of it), every row's: `maskrcnn_gn_shapes`' 0.02 for 2 images is 8x.
+DETECTRON_LR_PER_IMAGE = 0.02 / 16
 METRICS = ('AP', 'AP50', 'mask_AP')
 
 
@@ -120,7 +123,8 @@ def row_overrides(name: str, params, schedule_scale: float = 1.0) -> Dict:
   (`task.init_checkpoint`); this sets what the row normalizes with, what it
   freezes, which modules it initializes and, for the 2x rows, the schedule
   twice as long (training steps, learning-rate boundaries, checkpoint and
-  evaluation intervals).
+  evaluation intervals), and every row's learning rate: Detectron's per
+  image (`DETECTRON_LR_PER_IMAGE`) times the global batch.
   """
   row = ROWS[name]
   model = {'backbone': {'resnet_gn': {'norm': row.backbone_norm,
@@ -131,9 +135,16 @@ def row_overrides(name: str, params, schedule_scale: float = 1.0) -> Dict:
   overrides = {'task': {'model': model}}
   if row.pretrained:
     overrides['task']['init_checkpoint_modules'] = 'backbone'
-  if row.schedule_scale * schedule_scale != 1:  # A pilot's scale, too.
-    overrides['trainer'] = engine.scaled_schedule(
-        params.trainer, row.schedule_scale * schedule_scale)
+  trainer = engine.scaled_schedule(  # A pilot's scale, too.
+      params.trainer, row.schedule_scale * schedule_scale)
+  optimizer = params.trainer.optimizer_config
+  lr = DETECTRON_LR_PER_IMAGE * params.task.train_data.global_batch_size
+  drops = len(optimizer.learning_rate.stepwise.boundaries)
+  trainer['optimizer_config']['learning_rate']['stepwise']['values'] = [
+      lr * 0.1**i for i in range(drops + 1)]
+  trainer['optimizer_config']['warmup'] = {
+      'linear': {'warmup_learning_rate': lr / 3}}
+  overrides['trainer'] = trainer
   return overrides
 
 
@@ -228,10 +239,12 @@ def pretrain_name(norm: str) -> str:
   return f'pretrain_{norm}'
 
 
-def _run_lock(output_dir: str, name: str, seed: int, wait: bool = False):
-  """The lock under which one process runs (name, seed); see `exclusive`."""
-  return runner.exclusive(
-      os.path.join(output_dir, 'locks', f'{name}_s{seed}.lock'), wait)
+def _take_run(output_dir: str, name: str, seed: int,
+              results: runner.ResultsFile):
+  """`runner.take_run` for (name, seed): 'done', 'elsewhere' or 'mine'."""
+  return runner.take_run(
+      output_dir, f'{name}_s{seed}', results,
+      lambda: results.get(row=name, seed=seed) is not None)
 
 
 def pretrain(output_dir: str, results: runner.ResultsFile,
@@ -259,12 +272,10 @@ def pretrain(output_dir: str, results: runner.ResultsFile,
   for norm in PRETRAIN_NORMS:
     for seed in seeds:
       name = pretrain_name(norm)
-      with _run_lock(output_dir, name, seed) as mine:
-        results.reload()
-        if results.get(row=name, seed=seed) is not None:
-          continue
-        if not mine:
-          elsewhere.append((name, seed))
+      with _take_run(output_dir, name, seed, results) as taken:
+        if taken != 'mine':
+          if taken == 'elsewhere':
+            elsewhere.append((name, seed))
           continue
         run_dir = os.path.join(output_dir, f'{name}_s{seed}')
         log(f'Pretraining {norm}, seed {seed} ({PRETRAIN_EXPERIMENT}), logs '
@@ -283,7 +294,7 @@ def pretrain(output_dir: str, results: runner.ResultsFile,
                      **engine.error_curves(result.history)})
   for name, seed in elsewhere:  # The gate needs them: wait for each.
     log(f'Waiting for another process\'s {name}, seed {seed}.')
-    with _run_lock(output_dir, name, seed, wait=True):
+    with runner.run_lock(output_dir, f'{name}_s{seed}', wait=True):
       results.reload()
   accuracies = backbone_accuracies(results.rows, seeds)
   for norm, by_seed in accuracies.items():
@@ -326,12 +337,10 @@ def fine_tune(name: str, seed: int, output_dir: str,
   Raises:
     RuntimeError: if the run fails.
   """
-  with _run_lock(output_dir, name, seed) as mine:
-    results.reload()
-    recorded = results.get(row=name, seed=seed)
-    if recorded is not None:
-      return recorded
-    if not mine:
+  with _take_run(output_dir, name, seed, results) as taken:
+    if taken == 'done':
+      return results.get(row=name, seed=seed)
+    if taken == 'elsewhere':
       log(f'{name}, seed {seed}: running in another process; skipped.')
       return None
     return _fine_tune(name, seed, output_dir, results, override, log,
@@ -346,9 +355,19 @@ def _fine_tune(name, seed, output_dir, results, override, log, pretrain_dir,
   overrides = row_overrides(name, common.get_exp_config(EXPERIMENT),
                             schedule_scale)
   if row.pretrained:
-    overrides['task']['init_checkpoint'] = os.path.join(
+    backbone = os.path.join(
         pretrain_dir or output_dir,
         f'{pretrain_name(row.pretrained)}_s{pretrain_seed(seed)}')
+    # Recorded is not enough: the checkpoint lives in the run folder, which
+    # a fresh machine or another output folder lacks.
+    if not os.path.exists(os.path.join(backbone, 'checkpoint')):
+      raise RuntimeError(
+          f'The {name} row (seed {seed}) fine-tunes the backbone in '
+          f'{backbone}, which holds no checkpoint: its pretraining is '
+          'recorded, but ran on another machine or output folder. Copy that '
+          'folder here, or remove its row from the results file to '
+          'pretrain it again.')
+    overrides['task']['init_checkpoint'] = backbone
   os.makedirs(run_dir, exist_ok=True)
   row_yaml = os.path.join(run_dir, 'row.yaml')
   with open(row_yaml, 'w') as f:

@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import threading
 import time
 
@@ -143,6 +144,20 @@ def test_pretrained_rows_initialize_the_backbone_and_scratch_rows_nothing():
         row.pretrained), name
 
 
+def test_every_row_fine_tunes_at_detectrons_rate_per_image():
+  base = common.get_exp_config(study.EXPERIMENT)
+  batch = base.task.train_data.global_batch_size
+  for name in study.ROWS:
+    optimizer = _row_params(name).trainer.optimizer_config
+    # Detectron: 0.02 for 16 images, / 10 at each drop, warm-up from a third.
+    assert optimizer.learning_rate.stepwise.values == pytest.approx(
+        [0.02 * batch / 16, 0.002 * batch / 16, 0.0002 * batch / 16]), name
+    assert optimizer.warmup.linear.warmup_learning_rate == pytest.approx(
+        0.02 * batch / 16 / 3), name
+    assert (optimizer.warmup.linear.warmup_steps ==
+            base.trainer.optimizer_config.warmup.linear.warmup_steps), name
+
+
 def test_the_2x_rows_train_twice_as_long_at_the_same_rates():
   base, long = _row_params('gn').trainer, _row_params('gn_2x').trainer
   assert long.train_steps == 2 * base.train_steps
@@ -153,6 +168,13 @@ def test_the_2x_rows_train_twice_as_long_at_the_same_rates():
   assert long_lr.values == base_lr.values
   assert (long.optimizer_config.warmup.as_dict() ==
           base.optimizer_config.warmup.as_dict())
+
+
+def _write_checkpoint(run_dir):
+  """The checkpoint state file a finished run leaves in its folder."""
+  os.makedirs(run_dir, exist_ok=True)
+  with open(os.path.join(run_dir, 'checkpoint'), 'w') as f:
+    f.write('model_checkpoint_path: "ckpt-10"\n')
 
 
 class _FakeRuns:
@@ -167,6 +189,7 @@ class _FakeRuns:
     if 'resnet_gn_fashion_scenes_pretrain' in ' '.join(command):
       norm = re.search(r'resnet_gn\.norm=(\w+)', command[-1]).group(1)
       metrics = {'accuracy': self.accuracy[norm], 'global_step': 10}
+      _write_checkpoint(run_dir)
     else:
       metrics = {'global_step': 10, 'AP': 0.5, 'AP50': 0.8, 'mask_AP': 0.45}
     return runner.RunResult(0, 1.0, metrics, os.path.join(run_dir, 'log'))
@@ -244,6 +267,23 @@ def test_rows_fine_tune_from_their_norms_backbones_and_resume(tmp_path,
       True, True]  # Equal fake APs: GN at least BN*.
 
 
+def test_a_recorded_backbone_without_its_checkpoint_stops_its_rows(
+    tmp_path, monkeypatch):
+  fake = _study(monkeypatch, {'batch_norm': 0.900, 'group_norm': 0.895})
+  runs, docs = str(tmp_path / 'runs'), str(tmp_path / 'docs')
+  study.pretrain(runs, runner.ResultsFile(
+      os.path.join(docs, runner.RESULTS_FILE), study.KEY_FIELDS, {
+          'experiment': study.EXPERIMENT,
+          'pretrain_experiment': study.PRETRAIN_EXPERIMENT}),
+                 log=lambda _: None)
+  shutil.rmtree(runs)  # A fresh machine: the results file, no run folders.
+  with pytest.raises(RuntimeError, match=r'gn row \(seed 0\) fine-tunes the '
+                     r'backbone in .*pretrain_group_norm_s0, which holds no '
+                     'checkpoint'):
+    study.run_study(['gn'], runs, docs, log=lambda _: None)
+  assert len(fake.commands) == 4  # The pretrainings only: no row ran.
+
+
 def test_two_processes_split_the_runs_and_wait_for_the_gates(tmp_path,
                                                             monkeypatch):
   fake = _study(monkeypatch, {'batch_norm': 0.900, 'group_norm': 0.895})
@@ -265,6 +305,7 @@ def test_two_processes_split_the_runs_and_wait_for_the_gates(tmp_path,
         held.set()
         if finish:  # It records its run, then lets go.
           time.sleep(0.3)
+          _write_checkpoint(os.path.join(runs, f'{name}_s{seed}'))
           other.put({'row': name, 'seed': seed, **row})
         else:
           released.wait()
