@@ -17,7 +17,8 @@ not yet run: the pretraining experiment (`PRETRAIN_EXPERIMENT`:
 Fashion-MNIST over photographs at the scenes' item scale, the backbone
 exactly as Mask R-CNN builds it, with the paper's share of channels per
 group, `CHANNELS_PER_GROUP`), each row's config (`row_overrides`: its
-norms, the BN* rows' freezing, the 2x schedule) and the runner (`run_study`:
+norms, the BN* rows' freezing, the 2x schedule, Detectron's learning rate
+per image) and the runner (`run_study`:
 each norm pretrained at seeds 0 and 1, the parity gate, then the rows'
 seeds, every run recorded in the results file, the resume state). Not done:
 the difficulty pilot of `maskrcnn_gn_fashion_scenes` (the best row's box AP
