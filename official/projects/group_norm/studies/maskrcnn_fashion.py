@@ -41,8 +41,12 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from absl import app
 from absl import flags
 import numpy as np
+import tensorflow as tf
 import yaml
 
+from official.core import task_factory
+from official.modeling.hyperparams import params_dict
+from official.projects.group_norm import registry_imports  # noqa: F401 (registers the experiments)
 from official.projects.group_norm import runner
 from official.projects.group_norm.configs import common
 from official.projects.group_norm.studies import engine
@@ -67,6 +71,9 @@ GN_LONG_GAIN = 0.5  # Box AP points GN at 2x must gain over GN at 1x.
 # third of it), every row's: `maskrcnn_gn_shapes`' 0.02 for 2 images is 8x.
 DETECTRON_LR_PER_IMAGE = 0.02 / 16
 METRICS = ('AP', 'AP50', 'mask_AP')
+# The counted study stores its backbones here, beside its results file (a
+# pilot, in its run folder).
+BACKBONES_FOLDER = 'backbones'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,17 +255,49 @@ def _take_run(output_dir: str, name: str, seed: int,
       lambda: results.get(row=name, seed=seed) is not None)
 
 
+def stored_backbone(backbones_dir: str, norm: str, seed: int) -> str:
+  """The checkpoint (path prefix) of a pretraining's stored backbone."""
+  return os.path.join(backbones_dir, f'{pretrain_name(norm)}_s{seed}',
+                      'backbone')
+
+
+def store_backbone(run_dir: str, prefix: str) -> str:
+  """Writes a pretraining run's backbone alone at `prefix`; returns it.
+
+  Rows read it as their `task.init_checkpoint` (modules 'backbone'). A run
+  folder stays on the machine that trained it, and its checkpoint carries
+  the optimizer's slots and the classifier; the backbone alone (2.8 M
+  float32 values, 11 MB) can go beside the results file, so that rows
+  resume on a fresh clone.
+
+  Raises:
+    FileNotFoundError: if `run_dir` holds no checkpoint.
+  """
+  checkpoint = tf.train.latest_checkpoint(run_dir)
+  if checkpoint is None:
+    raise FileNotFoundError(f'No checkpoint in {run_dir}.')
+  params = params_dict.override_params_dict(
+      common.get_exp_config(PRETRAIN_EXPERIMENT),
+      os.path.join(run_dir, 'params.yaml'), is_strict=False)
+  backbone = task_factory.get_task(params.task).build_model().backbone
+  tf.train.Checkpoint(backbone=backbone).read(
+      checkpoint).expect_partial().assert_existing_objects_matched()
+  return tf.train.Checkpoint(backbone=backbone).write(prefix)
+
+
 def pretrain(output_dir: str, results: runner.ResultsFile,
-             seeds: Sequence[int] = PRETRAIN_SEEDS, override: str = '',
-             log=print) -> Dict[str, Dict[int, float]]:
+             backbones_dir: str, seeds: Sequence[int] = PRETRAIN_SEEDS,
+             override: str = '', log=print) -> Dict[str, Dict[int, float]]:
   """Pretrains each norm at each of `seeds` that is not recorded.
 
+  Each backbone is stored (`store_backbone`) before its run is recorded.
   Two processes on one output folder split the pretrainings (each runs under
   its lock); each then waits for the other's, which the gate needs.
 
   Args:
     output_dir: One run folder per (norm, seed) goes here.
     results: The results file, the resume state.
+    backbones_dir: The backbones are stored here (`stored_backbone`).
     seeds: The pretraining seeds.
     override: More `--params_override` (the pilot's).
     log: Progress goes here.
@@ -288,6 +327,7 @@ def pretrain(output_dir: str, results: runner.ResultsFile,
                               override])))
         result = runner.run_train(command, run_dir).check(
             f'Pretraining {norm} (seed {seed})')
+        store_backbone(run_dir, stored_backbone(backbones_dir, norm, seed))
         results.put({'row': name, 'seed': seed,
                      'accuracy': result.metrics['accuracy'],
                      'steps': result.metrics['global_step'],
@@ -324,13 +364,13 @@ def backbone_accuracies(rows: Sequence[Dict], seeds: Sequence[int]
 
 def fine_tune(name: str, seed: int, output_dir: str,
               results: runner.ResultsFile, override: str = '',
-              log=print, pretrain_dir: Optional[str] = None,
+              log=print, backbones_dir: Optional[str] = None,
               schedule_scale: float = 1.0) -> Dict:
   """Trains and evaluates one (row, seed) unless recorded; returns its row.
 
   `override` (the pilot's) is passed as `--params_override`, after the row's;
-  the pretrained backbones are read from `pretrain_dir` (`output_dir` if
-  None); a pilot's `schedule_scale` multiplies the row's.
+  the pretrained backbones are read from `backbones_dir`
+  (`stored_backbone`); a pilot's `schedule_scale` multiplies the row's.
 
   Returns:
     The recorded row, or None when another process is training it.
@@ -345,29 +385,27 @@ def fine_tune(name: str, seed: int, output_dir: str,
       log(f'{name}, seed {seed}: running in another process; skipped.')
       return None
     return _fine_tune(name, seed, output_dir, results, override, log,
-                      pretrain_dir, schedule_scale)
+                      backbones_dir, schedule_scale)
 
 
-def _fine_tune(name, seed, output_dir, results, override, log, pretrain_dir,
-               schedule_scale) -> Dict:
+def _fine_tune(name, seed, output_dir, results, override, log,
+               backbones_dir, schedule_scale) -> Dict:
   """`fine_tune`'s run, under its lock."""
   row = ROWS[name]
   run_dir = os.path.join(output_dir, f'{name}_s{seed}')
   overrides = row_overrides(name, common.get_exp_config(EXPERIMENT),
                             schedule_scale)
   if row.pretrained:
-    backbone = os.path.join(
-        pretrain_dir or output_dir,
-        f'{pretrain_name(row.pretrained)}_s{pretrain_seed(seed)}')
-    # Recorded is not enough: the checkpoint lives in the run folder, which
-    # a fresh machine or another output folder lacks.
-    if not os.path.exists(os.path.join(backbone, 'checkpoint')):
+    backbone = stored_backbone(backbones_dir, row.pretrained,
+                               pretrain_seed(seed))
+    # Recorded is not enough: a pretraining recorded before backbones were
+    # stored, or stored in a folder not carried here, has none.
+    if not os.path.exists(backbone + '.index'):
       raise RuntimeError(
-          f'The {name} row (seed {seed}) fine-tunes the backbone in '
-          f'{backbone}, which holds no checkpoint: its pretraining is '
-          'recorded, but ran on another machine or output folder. Copy that '
-          'folder here, or remove its row from the results file to '
-          'pretrain it again.')
+          f'The {name} row (seed {seed}) fine-tunes the backbone {backbone}, '
+          'which is not there: its pretraining is recorded, but its backbone '
+          'was not stored or not carried here. Copy it here, or remove its '
+          'row from the results file to pretrain it again.')
     overrides['task']['init_checkpoint'] = backbone
   os.makedirs(run_dir, exist_ok=True)
   row_yaml = os.path.join(run_dir, 'row.yaml')
@@ -410,13 +448,16 @@ def run_study(names: Sequence[str], output_dir: str, results_dir: str,
   results = runner.ResultsFile(
       os.path.join(results_dir, runner.RESULTS_FILE), KEY_FIELDS,
       {'experiment': EXPERIMENT, 'pretrain_experiment': PRETRAIN_EXPERIMENT})
+  backbones_dir = os.path.join(results_dir, BACKBONES_FOLDER)
   if any(ROWS[n].pretrained for n in names):
-    passed, message = parity(pretrain(output_dir, results, log=log))
+    passed, message = parity(pretrain(output_dir, results, backbones_dir,
+                                      log=log))
     log(message)
     if not passed:
       raise RuntimeError(message)
   seeds = sorted({s for n in names for s in ROWS[n].seeds})
-  rows = [fine_tune(n, s, output_dir, results, log=log)
+  rows = [fine_tune(n, s, output_dir, results, log=log,
+                    backbones_dir=backbones_dir)
           for s in seeds for n in names if s in ROWS[n].seeds]
   return [r for r in rows if r is not None]
 
@@ -465,18 +506,21 @@ def run_pilot(name: str, output_dir: str, results_dir: str,
   results = runner.ResultsFile(
       os.path.join(runner.pilot_folder(results_dir, name), runner.RESULTS_FILE),
       KEY_FIELDS, settings)
+  # A pilot's backbones stay in its run folder: they are not committed.
   if pretrained_from:
-    pretrain_dir = runner.pilot_folder(output_dir, pretrained_from)
+    backbones_dir = os.path.join(
+        runner.pilot_folder(output_dir, pretrained_from), BACKBONES_FOLDER)
     accuracies = backbone_accuracies(
         runner.read_rows(runner.pilot_folder(results_dir, pretrained_from)),
         (0,))
   else:
-    pretrain_dir = run_dir
-    accuracies = pretrain(run_dir, results, (0,), pretrain_override, log)
+    backbones_dir = os.path.join(run_dir, BACKBONES_FOLDER)
+    accuracies = pretrain(run_dir, results, backbones_dir, (0,),
+                          pretrain_override, log)
   log(' / '.join(f'{norm} {acc[0]:.2f}%' for norm, acc in accuracies.items())
       + ' top-1 at seed 0 (the gate needs seeds '
       f'{PRETRAIN_SEEDS} within {PARITY} point).')
-  rows = [fine_tune(row, 0, run_dir, results, override, log, pretrain_dir,
+  rows = [fine_tune(row, 0, run_dir, results, override, log, backbones_dir,
                     schedule_scale) for row in PILOT_ROWS]
   return [r for r in rows if r is not None]
 

@@ -6,9 +6,13 @@ import shutil
 import threading
 import time
 
+import numpy as np
 import pytest
+import tensorflow as tf
 import yaml
 
+from official.core import task_factory
+from official.modeling.hyperparams import params_dict
 from official.projects.group_norm import runner
 from official.projects.group_norm.configs import common
 from official.projects.group_norm.studies import maskrcnn_fashion as study
@@ -170,11 +174,13 @@ def test_the_2x_rows_train_twice_as_long_at_the_same_rates():
           base.optimizer_config.warmup.as_dict())
 
 
-def _write_checkpoint(run_dir):
-  """The checkpoint state file a finished run leaves in its folder."""
-  os.makedirs(run_dir, exist_ok=True)
-  with open(os.path.join(run_dir, 'checkpoint'), 'w') as f:
-    f.write('model_checkpoint_path: "ckpt-10"\n')
+def _store_backbone(run_dir, prefix):
+  """Stands in for study.store_backbone: the stored checkpoint's index."""
+  del run_dir
+  os.makedirs(os.path.dirname(prefix), exist_ok=True)
+  with open(prefix + '.index', 'w'):
+    pass
+  return prefix
 
 
 class _FakeRuns:
@@ -189,15 +195,20 @@ class _FakeRuns:
     if 'resnet_gn_fashion_scenes_pretrain' in ' '.join(command):
       norm = re.search(r'resnet_gn\.norm=(\w+)', command[-1]).group(1)
       metrics = {'accuracy': self.accuracy[norm], 'global_step': 10}
-      _write_checkpoint(run_dir)
     else:
       metrics = {'global_step': 10, 'AP': 0.5, 'AP50': 0.8, 'mask_AP': 0.45}
     return runner.RunResult(0, 1.0, metrics, os.path.join(run_dir, 'log'))
 
 
-def _study(monkeypatch, accuracy):
+def _fake_runs(monkeypatch, accuracy):
   fake = _FakeRuns(accuracy)
   monkeypatch.setattr(runner, 'run_train', fake)
+  monkeypatch.setattr(study, 'store_backbone', _store_backbone)
+  return fake
+
+
+def _study(monkeypatch, accuracy):
+  fake = _fake_runs(monkeypatch, accuracy)
   monkeypatch.setattr(study, 'PROTOCOL_FIXED', True)
   return fake
 
@@ -252,11 +263,11 @@ def test_rows_fine_tune_from_their_norms_backbones_and_resume(tmp_path,
   with open(os.path.join(runs, 'bn_frozen_s1', 'row.yaml')) as f:
     bn_star = yaml.safe_load(f)['task']
   assert bn_star['init_checkpoint'] == os.path.join(
-      runs, 'pretrain_batch_norm_s1')
+      docs, 'backbones', 'pretrain_batch_norm_s1', 'backbone')
   assert bn_star['model']['backbone']['resnet_gn']['frozen_stages'] == 2
   with open(os.path.join(runs, 'gn_s2', 'row.yaml')) as f:
     assert yaml.safe_load(f)['task']['init_checkpoint'].endswith(
-        'pretrain_group_norm_s0')
+        os.path.join('pretrain_group_norm_s0', 'backbone'))
   with open(os.path.join(runs, 'gn_scratch_s0', 'row.yaml')) as f:
     assert 'init_checkpoint' not in yaml.safe_load(f)['task']
   assert all('--seed=' in ' '.join(c) for c in fine_tunes)
@@ -267,21 +278,55 @@ def test_rows_fine_tune_from_their_norms_backbones_and_resume(tmp_path,
       True, True]  # Equal fake APs: GN at least BN*.
 
 
-def test_a_recorded_backbone_without_its_checkpoint_stops_its_rows(
+def test_rows_resume_from_the_stored_backbones_not_the_run_folders(
     tmp_path, monkeypatch):
   fake = _study(monkeypatch, {'batch_norm': 0.900, 'group_norm': 0.895})
   runs, docs = str(tmp_path / 'runs'), str(tmp_path / 'docs')
-  study.pretrain(runs, runner.ResultsFile(
-      os.path.join(docs, runner.RESULTS_FILE), study.KEY_FIELDS, {
-          'experiment': study.EXPERIMENT,
-          'pretrain_experiment': study.PRETRAIN_EXPERIMENT}),
-                 log=lambda _: None)
-  shutil.rmtree(runs)  # A fresh machine: the results file, no run folders.
-  with pytest.raises(RuntimeError, match=r'gn row \(seed 0\) fine-tunes the '
-                     r'backbone in .*pretrain_group_norm_s0, which holds no '
-                     'checkpoint'):
-    study.run_study(['gn'], runs, docs, log=lambda _: None)
-  assert len(fake.commands) == 4  # The pretrainings only: no row ran.
+  study.run_study(['gn'], runs, docs, log=lambda _: None)
+  shutil.rmtree(runs)  # A fresh clone: the results and backbones, no runs.
+  lost = study.stored_backbone(os.path.join(docs, 'backbones'), 'batch_norm',
+                               0)
+  os.remove(lost + '.index')
+  with pytest.raises(RuntimeError, match=r'bn_frozen row \(seed 0\) '
+                     r'fine-tunes the backbone .*pretrain_batch_norm_s0.'
+                     'backbone, which is not there'):
+    study.run_study(['gn', 'bn_frozen'], runs, docs, log=lambda _: None)
+  assert len(fake.commands) == 4 + 3  # Nothing ran: no pretraining again.
+  _store_backbone(None, lost)
+  study.run_study(['gn', 'bn_frozen'], runs, docs, log=lambda _: None)
+  assert len(fake.commands) == 4 + 3 + 3  # Only bn_frozen's seeds ran.
+
+
+@pytest.mark.slow
+def test_a_stored_backbone_is_the_pretrained_one_and_loads_into_mask_rcnn(
+    tmp_path):
+  run_dir = str(tmp_path / 'pretrain_group_norm_s0')
+  os.makedirs(run_dir)
+  params = common.get_exp_config(study.PRETRAIN_EXPERIMENT)
+  params_dict.save_params_dict_to_yaml(
+      params, os.path.join(run_dir, 'params.yaml'))
+  classifier = task_factory.get_task(params.task).build_model()
+  for variable in classifier.variables:  # Away from any initial value.
+    variable.assign_add(tf.fill(variable.shape, 0.5))
+  # As Model Garden's trainer checkpoints a classification run.
+  tf.train.CheckpointManager(tf.train.Checkpoint(
+      model=classifier, **classifier.checkpoint_items), run_dir, 1).save()
+  prefix = study.store_backbone(run_dir, str(tmp_path / 'stored' / 'backbone'))
+  assert {name.split('/')[0] for name, _ in tf.train.list_variables(
+      prefix)} == {'backbone', '_CHECKPOINTABLE_OBJECT_GRAPH'}
+  fine = common.get_exp_config(study.EXPERIMENT)
+  fine.override(study.row_overrides('gn', fine), is_strict=True)
+  mask_rcnn = task_factory.get_task(fine.task).build_model()
+  # What Model Garden's initialisation does with modules 'backbone'.
+  tf.train.Checkpoint(backbone=mask_rcnn.backbone).read(
+      prefix).expect_partial().assert_existing_objects_matched()
+  pretrained = classifier.backbone.variables
+  loaded = mask_rcnn.backbone.variables
+  assert [v.name for v in pretrained] == [v.name for v in loaded]
+  for a, b in zip(pretrained, loaded):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+  with pytest.raises(FileNotFoundError, match='No checkpoint in'):
+    study.store_backbone(str(tmp_path / 'stored'), prefix + '2')
 
 
 def test_two_processes_split_the_runs_and_wait_for_the_gates(tmp_path,
@@ -305,7 +350,8 @@ def test_two_processes_split_the_runs_and_wait_for_the_gates(tmp_path,
         held.set()
         if finish:  # It records its run, then lets go.
           time.sleep(0.3)
-          _write_checkpoint(os.path.join(runs, f'{name}_s{seed}'))
+          _store_backbone(None, study.stored_backbone(
+              os.path.join(docs, 'backbones'), 'group_norm', seed))
           other.put({'row': name, 'seed': seed, **row})
         else:
           released.wait()
@@ -331,8 +377,8 @@ def test_two_processes_split_the_runs_and_wait_for_the_gates(tmp_path,
 
 def test_the_pilot_runs_seed_0_apart_from_the_counted_results(tmp_path,
                                                               monkeypatch):
-  fake = _FakeRuns({'batch_norm': 0.90, 'group_norm': 0.85})
-  monkeypatch.setattr(runner, 'run_train', fake)  # PROTOCOL_FIXED stays False.
+  fake = _fake_runs(monkeypatch, {'batch_norm': 0.90, 'group_norm': 0.85})
+  # PROTOCOL_FIXED stays False.
   runs, docs = str(tmp_path / 'runs'), str(tmp_path / 'docs')
   rows = study.run_pilot('short', runs, docs, 'trainer.train_steps=7',
                          'trainer.train_steps=9', log=lambda _: None)
@@ -344,7 +390,8 @@ def test_the_pilot_runs_seed_0_apart_from_the_counted_results(tmp_path,
   assert len(fake.commands) == 4  # No parity gate: seed 0 of each, 2 rows.
   with open(os.path.join(runs, 'pilot', 'short', 'gn_s0', 'row.yaml')) as f:
     assert yaml.safe_load(f)['task']['init_checkpoint'] == os.path.join(
-        runs, 'pilot', 'short', 'pretrain_group_norm_s0')
+        runs, 'pilot', 'short', 'backbones', 'pretrain_group_norm_s0',
+        'backbone')  # A pilot's backbones stay out of the results folder.
   assert runner.read_rows(docs) == []  # Nothing counted.
   assert len(runner.read_rows(os.path.join(docs, 'pilot', 'short'))) == 4
   with pytest.raises(ValueError, match='plain folder name'):
@@ -353,8 +400,7 @@ def test_the_pilot_runs_seed_0_apart_from_the_counted_results(tmp_path,
 
 def test_a_pilot_fine_tunes_an_earlier_pilots_backbones_longer(tmp_path,
                                                                monkeypatch):
-  fake = _FakeRuns({'batch_norm': 0.90, 'group_norm': 0.85})
-  monkeypatch.setattr(runner, 'run_train', fake)
+  fake = _fake_runs(monkeypatch, {'batch_norm': 0.90, 'group_norm': 0.85})
   runs, docs = str(tmp_path / 'runs'), str(tmp_path / 'docs')
   with pytest.raises(ValueError, match=r"No pretraining recorded for .*"
                      r"\('batch_norm', 0\), \('group_norm', 0\)"):
@@ -369,5 +415,6 @@ def test_a_pilot_fine_tunes_an_earlier_pilots_backbones_longer(tmp_path,
   with open(os.path.join(runs, 'pilot', 'long', 'gn_s0', 'row.yaml')) as f:
     row = yaml.safe_load(f)
   assert row['task']['init_checkpoint'] == os.path.join(
-      runs, 'pilot', 'short', 'pretrain_group_norm_s0')
+      runs, 'pilot', 'short', 'backbones', 'pretrain_group_norm_s0',
+      'backbone')
   assert row['trainer']['train_steps'] == 2 * base.train_steps
