@@ -376,7 +376,8 @@ def fine_tune(name: str, seed: int, output_dir: str,
     The recorded row, or None when another process is training it.
 
   Raises:
-    RuntimeError: if the run fails.
+    ValueError: for a pretrained row without `backbones_dir`.
+    RuntimeError: if its stored backbone is not there, or the run fails.
   """
   with _take_run(output_dir, name, seed, results) as taken:
     if taken == 'done':
@@ -396,6 +397,9 @@ def _fine_tune(name, seed, output_dir, results, override, log,
   overrides = row_overrides(name, common.get_exp_config(EXPERIMENT),
                             schedule_scale)
   if row.pretrained:
+    if backbones_dir is None:
+      raise ValueError(f'The {name} row fine-tunes a pretrained backbone: '
+                       'give the folder of the stored backbones.')
     backbone = stored_backbone(backbones_dir, row.pretrained,
                                pretrain_seed(seed))
     # Recorded is not enough: a pretraining recorded before backbones were

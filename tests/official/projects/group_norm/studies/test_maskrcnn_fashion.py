@@ -292,6 +292,12 @@ def test_rows_resume_from_the_stored_backbones_not_the_run_folders(
                      'backbone, which is not there'):
     study.run_study(['gn', 'bn_frozen'], runs, docs, log=lambda _: None)
   assert len(fake.commands) == 4 + 3  # Nothing ran: no pretraining again.
+  with pytest.raises(ValueError, match='give the folder of the stored'):
+    study.fine_tune('bn_frozen', 0, runs, runner.ResultsFile(
+        os.path.join(docs, runner.RESULTS_FILE), study.KEY_FIELDS,
+        {'experiment': study.EXPERIMENT,
+         'pretrain_experiment': study.PRETRAIN_EXPERIMENT}),
+                    log=lambda _: None)
   _store_backbone(None, lost)
   study.run_study(['gn', 'bn_frozen'], runs, docs, log=lambda _: None)
   assert len(fake.commands) == 4 + 3 + 3  # Only bn_frozen's seeds ran.
