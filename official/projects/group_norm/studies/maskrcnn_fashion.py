@@ -145,13 +145,16 @@ def row_overrides(name: str, params, schedule_scale: float = 1.0) -> Dict:
     overrides['task']['init_checkpoint_modules'] = 'backbone'
   trainer = engine.scaled_schedule(  # A pilot's scale, too.
       params.trainer, row.schedule_scale * schedule_scale)
+  # The experiment's schedule (its drops, its warm-up's start) at a new rate.
   optimizer = params.trainer.optimizer_config
-  lr = DETECTRON_LR_PER_IMAGE * params.task.train_data.global_batch_size
-  drops = len(optimizer.learning_rate.stepwise.boundaries)
+  values = optimizer.learning_rate.stepwise.values
+  rescale = (DETECTRON_LR_PER_IMAGE * params.task.train_data.global_batch_size
+             / values[0])
   trainer['optimizer_config']['learning_rate']['stepwise']['values'] = [
-      lr * 0.1**i for i in range(drops + 1)]
-  trainer['optimizer_config']['warmup'] = {
-      'linear': {'warmup_learning_rate': lr / 3}}
+      v * rescale for v in values]
+  trainer['optimizer_config']['warmup'] = {'linear': {
+      'warmup_learning_rate':
+          optimizer.warmup.linear.warmup_learning_rate * rescale}}
   overrides['trainer'] = trainer
   return overrides
 
