@@ -49,6 +49,7 @@ from official.modeling.hyperparams import params_dict
 from official.projects.group_norm import registry_imports  # noqa: F401 (registers the experiments)
 from official.projects.group_norm import runner
 from official.projects.group_norm.configs import common
+from official.projects.group_norm.data import input_checks
 from official.projects.group_norm.studies import engine
 from official.projects.group_norm.studies import stats
 
@@ -406,13 +407,16 @@ def _fine_tune(name, seed, output_dir, results, override, log,
     backbone = stored_backbone(backbones_dir, row.pretrained,
                                pretrain_seed(seed))
     # Recorded is not enough: a pretraining recorded before backbones were
-    # stored, or stored in a folder not carried here, has none.
-    if not os.path.exists(backbone + '.index'):
+    # stored, or stored in a folder not carried here, has none. (The child
+    # run checks the same, in terms of its config, not of the study.)
+    try:
+      input_checks.check_init_checkpoint(backbone)
+    except ValueError:
       raise RuntimeError(
           f'The {name} row (seed {seed}) fine-tunes the backbone {backbone}, '
           'which is not there: its pretraining is recorded, but its backbone '
           'was not stored or not carried here. Copy it here, or remove its '
-          'row from the results file to pretrain it again.')
+          'row from the results file to pretrain it again.') from None
     overrides['task']['init_checkpoint'] = backbone
   os.makedirs(run_dir, exist_ok=True)
   row_yaml = os.path.join(run_dir, 'row.yaml')
